@@ -1,0 +1,82 @@
+# The leg-cramp assistant. `make run` to talk to it, `make test` to check it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10 (.python-version selects it under pyenv).
+PYTHON_VERSION := $(shell cat .python-version)
+BASE_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python3) \
+                           $(shell command -v python3.10 2>/dev/null))
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/night-cramps.tar.gz
+SPACY_PIPELINE := build/spacy_pipeline/meta.json
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
+                   $(wildcard components/*.py) $(SPACY_PIPELINE)
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONHASHSEED := 0
+
+.PHONY: help install spacy train run test lint typecheck unit validate \
+        conversation-tests integration-tests evaluate benchmark lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(BIN)/.installed: requirements.lock .python-version
+	@test -n "$(BASE_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
+	test -x $(BIN)/python || $(BASE_PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==24.0
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(BIN)/.installed ## Create the environment and install pinned dependencies
+
+$(SPACY_PIPELINE): content/vocabulary.yml scripts/build_spacy_pipeline.py $(BIN)/.installed
+	$(BIN)/python scripts/build_spacy_pipeline.py
+
+spacy: $(SPACY_PIPELINE) ## Build the project's spaCy pipeline from content/vocabulary.yml
+
+$(MODEL): $(TRAINING_INPUTS) $(BIN)/.installed
+	$(BIN)/rasa train --fixed-model-name night-cramps --out models
+
+train: $(MODEL) ## Train if data, config or domain changed since the last model
+
+run: $(MODEL) ## Start the action server and Rasa (REST on localhost:5005)
+	$(BIN)/python scripts/run.py --model $(MODEL)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check actions components scripts tests
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+unit: $(SPACY_PIPELINE) ## Unit tests (no model needed)
+	$(BIN)/python -m pytest tests/unit
+
+validate: $(BIN)/.installed ## rasa data validate, failing on warnings
+	$(BIN)/python -m actions.content_store
+	$(BIN)/rasa data validate --fail-on-warnings
+
+conversation-tests: $(MODEL) ## rasa test on the test stories
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/core
+
+integration-tests: $(MODEL) ## The real model, action server and REST channel
+	$(BIN)/python -m pytest tests/integration
+
+evaluate: $(MODEL) ## NLU evaluation and baselines; fails below target
+	$(BIN)/python scripts/benchmark.py --accuracy
+
+benchmark: $(MODEL) ## Accuracy, baselines, latency and training time
+	$(BIN)/python scripts/benchmark.py --accuracy --latency --training-time
+
+test: lint typecheck unit validate train conversation-tests integration-tests evaluate ## Everything CI runs
+
+lock: ## Re-pin requirements.lock from requirements.txt
+	$(BIN)/python -m pip install -r requirements.txt
+	{ echo "# Every installed package, pinned (pip freeze). Install with: pip install -r requirements.lock"; \
+	  $(BIN)/python -m pip freeze; } > requirements.lock
+
+clean: ## Remove built artefacts (not the environment)
+	rm -rf build models results reports .pytest_cache .mypy_cache

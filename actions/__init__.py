@@ -1,0 +1,9 @@
+"""Custom actions of the leg-cramp assistant (run with `rasa run actions`).
+
+Modules, by responsibility:
+    content_store: the curated, validated, hot-reloaded content store.
+    safety: the deterministic red-flag and personal-advice matchers.
+    answering: actions that answer from the store (safety is checked first).
+    fallback: what to do when the classifier is unsure.
+    channels: how choices are rendered on each output channel.
+"""

@@ -1,0 +1,214 @@
+"""Actions that answer from the content store.
+
+Every action here derives from `StoreAction`, which checks the safety net before
+anything else: a message with a red flag gets the urgent-care answer, whatever
+the action was asked to do. Every answer goes out through `send_entry`, which
+appends the store's disclaimer and sets the `topic` slot.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.channels import Choice, send_choices
+from actions.content_store import ContentStore, Entry, default_store
+from actions.safety import SafetyNet, default_safety_net
+
+TOPIC_SLOT = "topic"
+URGENT_TOPIC = "urgent_care"
+DOCTOR_TOPIC = "see_a_doctor"
+URGENT_INTENT = "report_urgent_symptoms"
+PERSONAL_ADVICE_INTENT = "request_dose_or_diagnosis"
+PERSONAL_ADVICE_PREFACE = (
+    "I can't suggest a dose or tell you what is causing your symptoms; "
+    "that needs someone who can examine you and knows your medicines."
+)
+
+
+def with_disclaimer(text: str, disclaimer: str) -> str:
+    """Appends the disclaimer to a message."""
+    return f"{text}\n\n{disclaimer}"
+
+
+class StoreAction(Action, ABC):
+    """Base of the actions that answer from the store (abstract: not registered)."""
+
+    def __init__(
+        self,
+        store: Optional[ContentStore] = None,
+        safety_net: Optional[SafetyNet] = None,
+    ) -> None:
+        """Takes the store and safety net; defaults load the project's own files.
+
+        Args:
+            store: The content store (tests pass one built in `tmp_path`).
+            safety_net: The red-flag matcher.
+        """
+        self.store: ContentStore = store if store is not None else default_store()
+        self.safety_net = safety_net if safety_net is not None else default_safety_net()
+
+    @abstractmethod
+    def name(self) -> str:
+        """The action's name in the domain."""
+
+    @abstractmethod
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> List[EventType]:
+        """Answers a message that carries no red flag."""
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[EventType]:
+        """Sends the urgent-care answer on a red flag, else `respond`."""
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        if intent == URGENT_INTENT or self.safety_net.red_flags(message.get("text")):
+            return self.send_topic(dispatcher, URGENT_TOPIC)
+        return self.respond(dispatcher, tracker)
+
+    def send_entry(
+        self,
+        dispatcher: CollectingDispatcher,
+        entry: Entry,
+        text: Optional[str] = None,
+        preface: Optional[str] = None,
+    ) -> List[EventType]:
+        """Sends an entry's answer (or `text`) with the disclaimer; sets `topic`."""
+        body = text if text is not None else entry.answer
+        if preface:
+            body = f"{preface}\n\n{body}"
+        dispatcher.utter_message(text=with_disclaimer(body, self.store.disclaimer))
+        return [SlotSet(TOPIC_SLOT, entry.id)]
+
+    def send_topic(
+        self,
+        dispatcher: CollectingDispatcher,
+        topic_id: str,
+        group: Optional[str] = None,
+        preface: Optional[str] = None,
+    ) -> List[EventType]:
+        """Sends the store's answer for a topic id, with a group's variant if any."""
+        entry = self.store.get(topic_id)
+        if entry is None:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        return self.send_entry(dispatcher, entry, entry.text_for(group), preface)
+
+    def group_in(self, tracker: Tracker) -> Optional[str]:
+        """The first group (pregnancy, older_adults, ...) the latest message names."""
+        for entity in (tracker.latest_message or {}).get("entities") or []:
+            if entity.get("entity") == "group" and isinstance(entity.get("value"), str):
+                group = self.store.group_for(entity["value"])
+                if group:
+                    return group
+        return None
+
+    def choices_for(self, topic_ids: List[str]) -> List[Choice]:
+        """Buttons that ask about each topic, skipping unknown ids."""
+        entries = [self.store.get(topic_id) for topic_id in topic_ids]
+        return [(e.title, f"/{e.intent}") for e in entries if e is not None]
+
+
+class ActionAnswerQuestion(StoreAction):
+    """Answers a topic intent from the store."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_answer_question"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> List[EventType]:
+        """Sends the entry for the intent; doses and diagnoses go to see_a_doctor."""
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name") or ""
+        if intent == PERSONAL_ADVICE_INTENT or self.safety_net.personal_advice(
+            message.get("text")
+        ):
+            return self.send_topic(dispatcher, DOCTOR_TOPIC, preface=PERSONAL_ADVICE_PREFACE)
+        entry = self.store.for_intent(intent)
+        if entry is None:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        return self.send_topic(dispatcher, entry.id, group=self.group_in(tracker))
+
+
+class ActionAnswerFollowUp(StoreAction):
+    """Answers "what about in pregnancy?" using the topic of the conversation."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_answer_follow_up"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> List[EventType]:
+        """Sends the current topic's variant for the group, else the group's topic."""
+        group = self.group_in(tracker)
+        current = self.store.get(tracker.get_slot(TOPIC_SLOT) or "")
+        if group and current is not None and group in current.variants:
+            return self.send_entry(dispatcher, current, current.variants[group])
+        group_topic = self.store.topic_for_group(group) if group else None
+        if group_topic:
+            return self.send_topic(dispatcher, group_topic, group=group)
+        return offer_related(self, dispatcher, tracker, current)
+
+
+class ActionOfferRelatedTopics(StoreAction):
+    """Answers "tell me more" with the current topic's related topics."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_offer_related_topics"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> List[EventType]:
+        """Offers the related topics as buttons (all topics when there is none yet)."""
+        current = self.store.get(tracker.get_slot(TOPIC_SLOT) or "")
+        return offer_related(self, dispatcher, tracker, current)
+
+
+def offer_related(
+    action: StoreAction,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    current: Optional[Entry],
+) -> List[EventType]:
+    """Offers topics related to `current`, or the topic list if there is no topic."""
+    if current is None or not current.related:
+        return send_topic_list(action.store, dispatcher)
+    text = "These topics are related. Pick one, or type your own question."
+    send_choices(dispatcher, tracker, text, action.choices_for(list(current.related)))
+    return []
+
+
+def send_topic_list(store: ContentStore, dispatcher: CollectingDispatcher) -> List[EventType]:
+    """Lists every topic title in the store, with the disclaimer."""
+    titles = "\n".join(f"- {entry.title}" for entry in store.entries())
+    text = f"You can ask me about night-time leg cramps, for example:\n{titles}"
+    dispatcher.utter_message(text=with_disclaimer(text, store.disclaimer))
+    return []
+
+
+class ActionListTopics(StoreAction):
+    """Answers "what can I ask?" with the topics of the store."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_list_topics"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> List[EventType]:
+        """Lists the store's topics."""
+        return send_topic_list(self.store, dispatcher)

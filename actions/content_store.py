@@ -1,0 +1,421 @@
+"""The curated content store: one YAML file per topic, plus a shared store file.
+
+Actions see the store only through the small `ContentStore` interface, which is
+injected at construction (as rasa-sdk's `KnowledgeBase` is). `YamlContentStore`
+reads `content/store.yml` and `content/topics/*.yml`, validates them against the
+schema below and reloads them when a file changes, so answer-text edits go live
+without retraining.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+#: Where the store lives unless `CONTENT_DIR` says otherwise.
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+#: Groups a topic may carry a variant for.
+KNOWN_GROUPS = ("pregnancy", "older_adults", "athletes")
+_ENTRY_KEYS = {
+    "id",
+    "title",
+    "intent",
+    "answer",
+    "variants",
+    "sources",
+    "last_reviewed",
+    "related",
+}
+_REQUIRED_ENTRY_KEYS = ("id", "title", "intent", "answer", "sources", "last_reviewed")
+
+
+class ContentError(ValueError):
+    """A content file is missing, unreadable or breaks the schema."""
+
+    def __init__(self, path: Path, field_name: str, problem: str) -> None:
+        """Builds an error that names the file and the field.
+
+        Args:
+            path: The offending file.
+            field_name: The field at fault (`-` when the whole file is).
+            problem: What is wrong, in plain words.
+        """
+        self.path = path
+        self.field = field_name
+        self.problem = problem
+        super().__init__(f"{path}: field '{field_name}': {problem}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """An organisation, study or page that backs a fact."""
+
+    id: str
+    name: str
+    pages: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One topic of the store."""
+
+    id: str
+    title: str
+    intent: str
+    answer: str
+    sources: Tuple[str, ...]
+    last_reviewed: dt.date
+    related: Tuple[str, ...] = ()
+    variants: Mapping[str, str] = field(default_factory=dict)
+    path: Optional[Path] = None
+
+    def text_for(self, group: Optional[str] = None) -> str:
+        """Returns the answer, followed by the group's variant when there is one."""
+        variant = self.variants.get(group) if group else None
+        return f"{self.answer}\n\n{variant}" if variant else self.answer
+
+
+class ContentStore(Protocol):
+    """What actions may ask of a content store."""
+
+    @property
+    def disclaimer(self) -> str:
+        """The medical disclaimer that goes out with every answer."""
+
+    def get(self, topic_id: str) -> Optional[Entry]:
+        """Returns the entry with this id, or None."""
+
+    def for_intent(self, intent: str) -> Optional[Entry]:
+        """Returns the entry that answers this NLU intent, or None."""
+
+    def entries(self) -> Sequence[Entry]:
+        """Returns every entry, in a stable order."""
+
+    def group_for(self, surface: str) -> Optional[str]:
+        """Maps a group as the user wrote it ("pregnant") to its id ("pregnancy")."""
+
+    def topic_for_group(self, group: str) -> Optional[str]:
+        """Returns the topic id dedicated to a group, if one is."""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    disclaimer: str
+    sources: Mapping[str, Source]
+    entries: Mapping[str, Entry]
+    by_intent: Mapping[str, Entry]
+    group_synonyms: Mapping[str, str]
+    group_topics: Mapping[str, str]
+
+
+def _read_yaml(path: Path) -> Dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContentError(path, "-", "file is missing") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ContentError(path, "-", f"not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ContentError(path, "-", "must be a mapping of fields")
+    return data
+
+
+def _text(path: Path, data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ContentError(path, key, "must be non-empty text")
+    return value.strip()
+
+
+def _id_list(path: Path, data: Mapping[str, Any], key: str) -> Tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ContentError(path, key, "must be a list of ids")
+    return tuple(value)
+
+
+def _parse_sources(path: Path, raw: Any) -> Dict[str, Source]:
+    if not isinstance(raw, dict) or not raw:
+        raise ContentError(path, "sources", "must map source ids to a name")
+    sources = {}
+    for source_id, spec in raw.items():
+        where = f"sources.{source_id}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ContentError(path, where, "needs a 'name'")
+        pages = spec.get("pages", [])
+        if not isinstance(pages, list):
+            raise ContentError(path, f"{where}.pages", "must be a list of file names")
+        sources[str(source_id)] = Source(str(source_id), spec["name"], tuple(pages))
+    return sources
+
+
+def parse_vocabulary(path: Path) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Reads `vocabulary.yml`: label -> canonical term -> {synonyms, topic}.
+
+    The same file feeds the spaCy entity ruler (see scripts/build_spacy_pipeline.py).
+
+    Raises:
+        ContentError: naming the file and the field at fault.
+    """
+    raw = _read_yaml(path)
+    vocabulary: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for label, terms in raw.items():
+        if not isinstance(terms, dict) or not terms:
+            raise ContentError(path, str(label), "must map terms to their synonyms")
+        vocabulary[str(label)] = {}
+        for term, spec in terms.items():
+            where = f"{label}.{term}"
+            if not isinstance(spec, dict) or not isinstance(spec.get("synonyms"), list):
+                raise ContentError(path, f"{where}.synonyms", "must be a list of words")
+            if not all(isinstance(s, str) and s.strip() for s in spec["synonyms"]):
+                raise ContentError(path, f"{where}.synonyms", "must hold non-empty text")
+            vocabulary[str(label)][str(term)] = spec
+    if "group" not in vocabulary:
+        raise ContentError(path, "group", "is required (pregnancy, older_adults, ...)")
+    for group in vocabulary["group"]:
+        if group not in KNOWN_GROUPS:
+            raise ContentError(path, f"group.{group}", f"unknown group; use {KNOWN_GROUPS}")
+    return vocabulary
+
+
+def _group_maps(vocabulary: Mapping[str, Mapping[str, Mapping[str, Any]]]
+                ) -> Tuple[Dict[str, str], Dict[str, str]]:
+    synonyms: Dict[str, str] = {}
+    topics: Dict[str, str] = {}
+    for group, spec in vocabulary["group"].items():
+        for word in [group.replace("_", " "), *spec["synonyms"]]:
+            synonyms[" ".join(word.lower().split())] = group
+        if spec.get("topic"):
+            topics[group] = str(spec["topic"])
+    return synonyms, topics
+
+
+def parse_entry(path: Path, data: Mapping[str, Any], sources: Mapping[str, Source]) -> Entry:
+    """Validates one topic file's fields and builds its entry.
+
+    Args:
+        path: The file the data came from (named in errors).
+        data: The parsed YAML mapping.
+        sources: The store's source list; every source named must be in it.
+
+    Returns:
+        The entry.
+
+    Raises:
+        ContentError: naming the file and the field at fault.
+    """
+    unknown = sorted(set(data) - _ENTRY_KEYS)
+    if unknown:
+        raise ContentError(path, unknown[0], "is not a known field")
+    for key in _REQUIRED_ENTRY_KEYS:
+        if key not in data:
+            raise ContentError(path, key, "is required")
+    topic_id = _text(path, data, "id")
+    if topic_id != path.stem:
+        raise ContentError(path, "id", f"must equal the file name '{path.stem}'")
+    named = _id_list(path, data, "sources")
+    if not named:
+        raise ContentError(path, "sources", "must name at least one source")
+    for source_id in named:
+        if source_id not in sources:
+            raise ContentError(path, "sources", f"'{source_id}' is not in store.yml")
+    reviewed = data["last_reviewed"]
+    if isinstance(reviewed, str):
+        try:
+            reviewed = dt.date.fromisoformat(reviewed)
+        except ValueError:
+            raise ContentError(path, "last_reviewed", "must be a YYYY-MM-DD date") from None
+    if not isinstance(reviewed, dt.date):
+        raise ContentError(path, "last_reviewed", "must be a YYYY-MM-DD date")
+    variants = data.get("variants") or {}
+    if not isinstance(variants, dict):
+        raise ContentError(path, "variants", "must map a group to text")
+    for group, text in variants.items():
+        if group not in KNOWN_GROUPS:
+            raise ContentError(path, f"variants.{group}", f"unknown group; use {KNOWN_GROUPS}")
+        if not isinstance(text, str) or not text.strip():
+            raise ContentError(path, f"variants.{group}", "must be non-empty text")
+    return Entry(
+        id=topic_id,
+        title=_text(path, data, "title"),
+        intent=_text(path, data, "intent"),
+        answer=" ".join(_text(path, data, "answer").split()),
+        sources=named,
+        last_reviewed=reviewed,
+        related=_id_list(path, data, "related"),
+        variants={g: " ".join(t.split()) for g, t in variants.items()},
+        path=path,
+    )
+
+
+def load_snapshot(directory: Path) -> _Snapshot:
+    """Reads and validates the whole store.
+
+    Raises:
+        ContentError: naming the first broken file and field.
+    """
+    store_file = directory / "store.yml"
+    shared = _read_yaml(store_file)
+    disclaimer = shared.get("disclaimer")
+    if not isinstance(disclaimer, str) or not disclaimer.strip():
+        raise ContentError(store_file, "disclaimer", "a medical disclaimer is required")
+    sources = _parse_sources(store_file, shared.get("sources"))
+    vocabulary_file = directory / "vocabulary.yml"
+    synonyms, group_topics = _group_maps(parse_vocabulary(vocabulary_file))
+    entries: Dict[str, Entry] = {}
+    by_intent: Dict[str, Entry] = {}
+    topic_files = sorted((directory / "topics").glob("*.yml"))
+    if not topic_files:
+        raise ContentError(directory / "topics", "-", "holds no topic files")
+    for path in topic_files:
+        entry = parse_entry(path, _read_yaml(path), sources)
+        if entry.intent in by_intent:
+            raise ContentError(path, "intent", f"'{entry.intent}' is already used by "
+                               f"{by_intent[entry.intent].path}")
+        entries[entry.id] = entry
+        by_intent[entry.intent] = entry
+    for entry in entries.values():
+        for related in entry.related:
+            if related not in entries or related == entry.id:
+                raise ContentError(entry.path or directory, "related",
+                                   f"'{related}' is not another topic id")
+    for group, topic in group_topics.items():
+        if topic not in entries:
+            raise ContentError(vocabulary_file, f"group.{group}.topic",
+                               f"unknown topic '{topic}'")
+    return _Snapshot(" ".join(disclaimer.split()), sources, entries, by_intent,
+                     synonyms, group_topics)
+
+
+def _signature(directory: Path) -> Tuple[Tuple[str, int, int], ...]:
+    files = [directory / "store.yml", directory / "vocabulary.yml", *sorted((directory / "topics").glob("*.yml"))]
+    signature = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        signature.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+class YamlContentStore:
+    """A `ContentStore` backed by the YAML files of one directory.
+
+    The first load must succeed: a broken store, or one without a disclaimer,
+    raises `ContentError`, so the action server refuses to start. Later edits are
+    picked up on the next request; an edit that breaks the schema is logged and
+    the last good content keeps being served, so nothing is lost.
+    """
+
+    def __init__(self, directory: Path, reload_interval: float = 1.0) -> None:
+        """Loads the store.
+
+        Args:
+            directory: Folder holding `store.yml` and `topics/`.
+            reload_interval: Seconds between checks for changed files (0: always).
+        """
+        self.directory = Path(directory)
+        self._reload_interval = reload_interval
+        self._lock = threading.Lock()
+        self._signature = _signature(self.directory)
+        self._snapshot = load_snapshot(self.directory)
+        self._checked_at = time.monotonic()
+        self.last_error: Optional[ContentError] = None
+
+    def _current(self) -> _Snapshot:
+        now = time.monotonic()
+        if now - self._checked_at < self._reload_interval:
+            return self._snapshot
+        with self._lock:
+            self._checked_at = now
+            signature = _signature(self.directory)
+            if signature != self._signature:
+                self._signature = signature
+                try:
+                    self._snapshot = load_snapshot(self.directory)
+                    self.last_error = None
+                    logger.info("Reloaded content store from %s", self.directory)
+                except ContentError as error:
+                    self.last_error = error
+                    logger.error("Content edit rejected, still serving the last "
+                                 "good version: %s", error)
+        return self._snapshot
+
+    @property
+    def disclaimer(self) -> str:
+        """The medical disclaimer that goes out with every answer."""
+        return self._current().disclaimer
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        """The store's source list."""
+        return self._current().sources
+
+    def get(self, topic_id: str) -> Optional[Entry]:
+        """Returns the entry with this id, or None."""
+        return self._current().entries.get(topic_id)
+
+    def for_intent(self, intent: str) -> Optional[Entry]:
+        """Returns the entry that answers this NLU intent, or None."""
+        return self._current().by_intent.get(intent)
+
+    def entries(self) -> List[Entry]:
+        """Returns every entry, ordered by id."""
+        return list(self._current().entries.values())
+
+    def group_for(self, surface: str) -> Optional[str]:
+        """Maps a group as written by the user to its id."""
+        return self._current().group_synonyms.get(" ".join(surface.lower().split()))
+
+    def topic_for_group(self, group: str) -> Optional[str]:
+        """Returns the topic dedicated to a group, if one is."""
+        return self._current().group_topics.get(group)
+
+
+def content_dir() -> Path:
+    """The store's folder: `CONTENT_DIR` if set, else the project's `content/`."""
+    return Path(os.environ.get("CONTENT_DIR", str(DEFAULT_CONTENT_DIR)))
+
+
+_default_store: Optional[YamlContentStore] = None
+_default_lock = threading.Lock()
+
+
+def default_store() -> YamlContentStore:
+    """The process-wide store, loaded on first use (never at import time)."""
+    global _default_store
+    with _default_lock:
+        if _default_store is None:
+            _default_store = YamlContentStore(content_dir())
+        return _default_store
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Validates a content folder: `python -m actions.content_store [DIR]`."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    directory = Path(args[0]) if args else content_dir()
+    try:
+        snapshot = load_snapshot(directory)
+    except ContentError as error:
+        print(f"content error: {error}", file=sys.stderr)
+        return 1
+    print(f"content OK: {len(snapshot.entries)} topics, disclaimer present, "
+          f"{len(snapshot.sources)} sources")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

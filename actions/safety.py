@@ -1,0 +1,186 @@
+"""Deterministic safety net: spaCy matchers for red flags and personal-advice requests.
+
+The rules live in `content/safety.yml` so clinical reviewers can read and edit
+them. A *concept* is a list of words or phrases (a trailing `*` makes the last
+word a prefix: `swell*` matches swells, swelling...; a lone `#` matches a number). A *rule* fires when one of
+its alternatives holds; an alternative is a list of requirements, each asking
+for at least `min` (default 1) distinct concepts out of `of` to be present.
+
+Both the NLU pipeline (components/red_flag_guard.py) and the action server use
+this module, so a red flag can never get an ordinary FAQ answer, whatever the
+classifier says.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+
+import spacy
+import yaml
+from spacy.matcher import Matcher
+
+from actions.content_store import ContentError, content_dir
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """At least `minimum` distinct concepts out of `concepts` must be present."""
+
+    concepts: FrozenSet[str]
+    minimum: int = 1
+
+    def holds(self, found: FrozenSet[str]) -> bool:
+        """Whether the concepts found in a message satisfy this requirement."""
+        return len(self.concepts & found) >= self.minimum
+
+
+Alternative = Tuple[Requirement, ...]
+
+
+def _token_patterns(nlp: spacy.language.Language, term: str) -> List[Dict[str, Any]]:
+    pattern: List[Dict[str, Any]] = []
+    for word in term.lower().split():
+        if word == "#":
+            pattern.append({"LIKE_NUM": True})
+            continue
+        prefix = word.endswith("*")
+        pieces = [t.text for t in nlp.make_doc(word.rstrip("*"))]
+        for index, piece in enumerate(pieces):
+            if prefix and index == len(pieces) - 1:
+                pattern.append({"LOWER": {"REGEX": f"^{re.escape(piece)}"}})
+            else:
+                pattern.append({"LOWER": piece})
+    return pattern
+
+
+class RuleMatcher:
+    """Finds concepts with a spaCy `Matcher` and evaluates rules over them."""
+
+    def __init__(
+        self,
+        nlp: spacy.language.Language,
+        concepts: Mapping[str, Sequence[str]],
+        rules: Mapping[str, Sequence[Alternative]],
+    ) -> None:
+        """Compiles the concepts into one matcher.
+
+        Args:
+            nlp: A pipeline whose tokenizer splits messages (a blank English one).
+            concepts: Concept name -> words or phrases.
+            rules: Rule name -> alternatives.
+        """
+        self._nlp = nlp
+        self._matcher = Matcher(nlp.vocab)
+        for name, terms in concepts.items():
+            self._matcher.add(name, [_token_patterns(nlp, term) for term in terms])
+        self._rules = dict(rules)
+
+    def concepts_in(self, text: str) -> FrozenSet[str]:
+        """Returns the names of the concepts the text mentions."""
+        doc = self._nlp.make_doc(text)
+        vocab = self._nlp.vocab.strings
+        return frozenset(vocab[match_id] for match_id, _, _ in self._matcher(doc))
+
+    def match(self, text: str) -> List[str]:
+        """Returns the names of the rules the text triggers, in rule order."""
+        if not text or not text.strip():
+            return []
+        found = self.concepts_in(text)
+        return [
+            name
+            for name, alternatives in self._rules.items()
+            if any(all(req.holds(found) for req in alt) for alt in alternatives)
+        ]
+
+
+def _parse_rules(path: Path, section: str, raw: Any, concepts: Mapping[str, Any]
+                 ) -> Dict[str, List[Alternative]]:
+    if not isinstance(raw, dict) or not raw:
+        raise ContentError(path, section, "must map rule names to alternatives")
+    rules: Dict[str, List[Alternative]] = {}
+    for name, alternatives in raw.items():
+        where = f"{section}.{name}"
+        if not isinstance(alternatives, list) or not alternatives:
+            raise ContentError(path, where, "must be a list of alternatives")
+        parsed: List[Alternative] = []
+        for alternative in alternatives:
+            if not isinstance(alternative, list) or not alternative:
+                raise ContentError(path, where, "each alternative is a list of requirements")
+            requirements = []
+            for spec in alternative:
+                names = spec.get("of") if isinstance(spec, dict) else None
+                if not isinstance(names, list) or not names:
+                    raise ContentError(path, where, "a requirement needs 'of: [concepts]'")
+                unknown = [n for n in names if n not in concepts]
+                if unknown:
+                    raise ContentError(path, where, f"unknown concept '{unknown[0]}'")
+                requirements.append(Requirement(frozenset(names), int(spec.get("min", 1))))
+            parsed.append(tuple(requirements))
+        rules[str(name)] = parsed
+    return rules
+
+
+class SafetyNet:
+    """Red-flag and personal-advice detection over raw user text."""
+
+    def __init__(self, red_flags: RuleMatcher, personal_advice: RuleMatcher) -> None:
+        """Wraps two compiled matchers.
+
+        Args:
+            red_flags: Rules whose match means "urgent care now".
+            personal_advice: Rules whose match means "asks for a dose or diagnosis".
+        """
+        self._red_flags = red_flags
+        self._personal_advice = personal_advice
+
+    @classmethod
+    def from_file(cls, path: Path) -> SafetyNet:
+        """Loads and compiles `safety.yml`.
+
+        Raises:
+            ContentError: naming the file and the field at fault.
+        """
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ContentError(path, "-", "file is missing") from None
+        except yaml.YAMLError as error:
+            raise ContentError(path, "-", f"not valid YAML ({error})") from None
+        if not isinstance(data, dict):
+            raise ContentError(path, "-", "must be a mapping")
+        concepts = data.get("concepts")
+        if not isinstance(concepts, dict) or not concepts:
+            raise ContentError(path, "concepts", "must map concept names to words")
+        for name, terms in concepts.items():
+            if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip()
+                                                      for t in terms):
+                raise ContentError(path, f"concepts.{name}", "must be a list of words")
+        nlp = spacy.blank("en")
+        red = _parse_rules(path, "red_flags", data.get("red_flags"), concepts)
+        advice = _parse_rules(path, "personal_advice", data.get("personal_advice"), concepts)
+        return cls(RuleMatcher(nlp, concepts, red), RuleMatcher(nlp, concepts, advice))
+
+    def red_flags(self, text: Optional[str]) -> List[str]:
+        """Names of the red flags in the text (empty when none)."""
+        return self._red_flags.match(text or "")
+
+    def personal_advice(self, text: Optional[str]) -> List[str]:
+        """`dose` and/or `diagnosis` when the text asks for one (empty otherwise)."""
+        return self._personal_advice.match(text or "")
+
+
+_default_net: Optional[SafetyNet] = None
+_default_lock = threading.Lock()
+
+
+def default_safety_net() -> SafetyNet:
+    """The process-wide safety net, compiled on first use (never at import time)."""
+    global _default_net
+    with _default_lock:
+        if _default_net is None:
+            _default_net = SafetyNet.from_file(content_dir() / "safety.yml")
+        return _default_net

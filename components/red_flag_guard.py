@@ -1,0 +1,77 @@
+"""An NLU component that overrides the classifier when a red flag is present.
+
+It runs last in the pipeline, after the intent classifier and the
+FallbackClassifier. When the deterministic safety net (actions/safety.py) finds a
+red-flag symptom in the message, the intent becomes `report_urgent_symptoms` with
+full confidence, so dialogue management sends the urgent-care answer whatever the
+classifier thought. Messages without a red flag pass through untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from actions.safety import SafetyNet
+
+URGENT_INTENT = "report_urgent_symptoms"
+RED_FLAGS_KEY = "red_flags"
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class RedFlagGuard(GraphComponent):
+    """Forces the urgent-care intent when the safety net sees a red flag."""
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """The rules file, relative to the directory Rasa runs in."""
+        return {"rules_file": "content/safety.yml", "intent": URGENT_INTENT}
+
+    def __init__(self, config: Dict[str, Any], safety_net: SafetyNet) -> None:
+        """Keeps the compiled safety net.
+
+        Args:
+            config: The component's configuration.
+            safety_net: The deterministic matcher.
+        """
+        self._intent = str(config["intent"])
+        self._net = safety_net
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RedFlagGuard:
+        """Compiles the safety rules when the model is loaded."""
+        return cls(config, SafetyNet.from_file(Path(config["rules_file"])))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Leaves training data as it is: the guard only acts on live messages."""
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Overrides the intent of every message that names a red flag."""
+        for message in messages:
+            flags = self._net.red_flags(message.get(TEXT))
+            if not flags:
+                continue
+            forced = {"name": self._intent, "confidence": 1.0}
+            ranking: Optional[List[Dict[str, Any]]] = message.get(INTENT_RANKING_KEY)
+            rest = [r for r in ranking or [] if r.get("name") != self._intent]
+            message.set(INTENT, forced, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [forced, *rest], add_to_output=True)
+            message.set(RED_FLAGS_KEY, flags, add_to_output=True)
+        return messages

@@ -1,0 +1,99 @@
+"""Starts the action server and Rasa together; Ctrl-C stops both.
+
+Usage: python scripts/run.py --model models/night-cramps.tar.gz [--port 5005]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    """Polls `url` until it answers 200, the process dies, or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def stop(processes: List[subprocess.Popen]) -> None:
+    """Asks each process to stop, then kills any that linger."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs both servers until Ctrl-C or until one of them exits."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="models/night-cramps.tar.gz")
+    parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    args = parser.parse_args(argv)
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    actions = subprocess.Popen(
+        [str(BIN / "rasa"), "run", "actions", "--port", str(args.actions_port),
+         "--actions", "actions"], cwd=ROOT, env=env)
+    processes = [actions]
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if not wait_until_up(f"http://localhost:{args.actions_port}/health", actions, 120):
+            print("The action server did not start (see its messages above).", file=sys.stderr)
+            return 1
+        rasa = subprocess.Popen(
+            [str(BIN / "rasa"), "run", "--model", args.model, "--port", str(args.port),
+             "--interface", "localhost", "--credentials", "credentials.yml",
+             "--endpoints", "endpoints.yml"], cwd=ROOT, env=env)
+        processes.append(rasa)
+        if not wait_until_up(f"http://localhost:{args.port}/", rasa, 300):
+            print("Rasa did not start (see its messages above).", file=sys.stderr)
+            return 1
+        print(
+            "\nThe assistant is running.\n"
+            f"  Chat in this terminal:  {BIN / 'python'} scripts/chat.py\n"
+            "  Or send a message:      curl -s -XPOST "
+            f"http://localhost:{args.port}/webhooks/rest/webhook \\\n"
+            "                            -H 'Content-Type: application/json' "
+            "-d '{\"sender\": \"me\", \"message\": \"why do I get leg cramps at night?\"}'\n"
+            "Press Ctrl-C to stop both servers.\n", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("A server stopped unexpectedly; stopping the other.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping the servers...", flush=True)
+        return 0
+    finally:
+        stop(processes)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

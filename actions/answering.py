@@ -99,8 +99,7 @@ class StoreAction(Action, ABC):
         """Sends the store's answer for a topic id, with a group's variant if any."""
         entry = self.store.get(topic_id)
         if entry is None:
-            dispatcher.utter_message(response="utter_default")
-            return []
+            return send_topic_list(self.store, dispatcher)
         return self.send_entry(dispatcher, entry, entry.text_for(group), preface)
 
     def group_in(self, tracker: Tracker) -> Optional[str]:
@@ -137,8 +136,7 @@ class ActionAnswerQuestion(StoreAction):
             return self.send_topic(dispatcher, DOCTOR_TOPIC, preface=PERSONAL_ADVICE_PREFACE)
         entry = self.store.for_intent(intent)
         if entry is None:
-            dispatcher.utter_message(response="utter_default")
-            return []
+            return send_topic_list(self.store, dispatcher)
         return self.send_topic(dispatcher, entry.id, group=self.group_in(tracker))
 
 

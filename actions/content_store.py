@@ -298,7 +298,8 @@ def load_snapshot(directory: Path) -> _Snapshot:
 
 
 def _signature(directory: Path) -> Tuple[Tuple[str, int, int], ...]:
-    files = [directory / "store.yml", directory / "vocabulary.yml", *sorted((directory / "topics").glob("*.yml"))]
+    topics = sorted((directory / "topics").glob("*.yml"))
+    files = [directory / "store.yml", directory / "vocabulary.yml", *topics]
     signature = []
     for path in files:
         try:

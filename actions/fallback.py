@@ -3,7 +3,8 @@
 The FallbackClassifier turns a low-confidence or ambiguous prediction (small
 margin between the top two intents) into `nlu_fallback`. Instead of guessing,
 `action_offer_topics` offers the 2-3 most likely topics as buttons and lets the
-user type instead, so the assistant never gives a confident wrong answer.
+user type instead, so the assistant never gives a confident wrong answer. It is
+also the core fallback, for a turn that no rule or story covers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from actions.channels import send_choices
 MAX_CHOICES = 3
 #: A topic must have at least this confidence to be offered.
 MIN_CONFIDENCE = 0.05
-OFFER_TEXT = "I'm not sure I understood. Did you mean one of these? You can also rephrase your question."
+OFFER_TEXT = (
+    "I'm not sure I understood. Did you mean one of these? "
+    "You can also rephrase your question."
+)
+NOT_UNDERSTOOD_TEXT = (
+    "Sorry, I didn't understand that. Please ask about night-time leg cramps "
+    "in other words."
+)
 
 
 class ActionOfferTopics(StoreAction):
@@ -45,7 +53,7 @@ class ActionOfferTopics(StoreAction):
             if len(topic_ids) == MAX_CHOICES:
                 break
         if not topic_ids:
-            dispatcher.utter_message(response="utter_default")
+            dispatcher.utter_message(text=NOT_UNDERSTOOD_TEXT)
             return send_topic_list(self.store, dispatcher)
         send_choices(dispatcher, tracker, OFFER_TEXT, self.choices_for(topic_ids))
         return []

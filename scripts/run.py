@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> bool:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
     """Polls `url` until it answers 200, the process dies, or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -36,7 +36,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
-def stop(processes: List[subprocess.Popen]) -> None:
+def stop(processes: List[subprocess.Popen[bytes]]) -> None:
     """Asks each process to stop, then kills any that linger."""
     for process in processes:
         if process.poll() is None:

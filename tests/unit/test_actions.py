@@ -1,0 +1,243 @@
+"""Answering actions, run against a content store built in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answering import (
+    PERSONAL_ADVICE_PREFACE,
+    ActionAnswerFollowUp,
+    ActionAnswerQuestion,
+    ActionListTopics,
+    ActionOfferRelatedTopics,
+)
+from actions.content_store import YamlContentStore
+from actions.fallback import ActionOfferTopics
+from actions.safety import SafetyNet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(content_copy: Path) -> YamlContentStore:
+    return YamlContentStore(content_copy, reload_interval=0)
+
+
+@pytest.fixture(scope="module")
+def net() -> SafetyNet:
+    return SafetyNet.from_file(ROOT / "content" / "safety.yml")
+
+
+def tracker(
+    text: str,
+    intent: str,
+    *,
+    topic: Optional[str] = None,
+    entities: Optional[List[Dict[str, Any]]] = None,
+    ranking: Optional[List[Dict[str, Any]]] = None,
+    channel: str = "rest",
+) -> Tracker:
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "intent_ranking": ranking or [{"name": intent, "confidence": 0.9}],
+    }
+    events = [{"event": "user", "text": text, "parse_data": message, "input_channel": channel}]
+    return Tracker("user-1", {"topic": topic}, message, events, False, None, {}, "action_listen")
+
+
+async def run(action: Any, t: Tracker) -> tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+async def test_every_entry_goes_out_with_the_disclaimer(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    action = ActionAnswerQuestion(store, net)
+    for entry in store.entries():
+        # Buttons send the intent as a payload, which carries no red-flag text.
+        messages, events = await run(action, tracker(f"/{entry.intent}", entry.intent))
+        assert len(messages) == 1, entry.id
+        assert entry.answer in messages[0]["text"], entry.id
+        assert messages[0]["text"].endswith(store.disclaimer), entry.id
+        assert events == [SlotSet("topic", entry.id)], entry.id
+
+
+async def test_variants_also_carry_the_disclaimer(store: YamlContentStore, net: SafetyNet) -> None:
+    follow_up = ActionAnswerFollowUp(store, net)
+    for entry in store.entries():
+        for group, variant in entry.variants.items():
+            word = group.replace("_", " ")
+            t = tracker(f"what about {word}?", "ask_about_group", topic=entry.id,
+                        entities=[{"entity": "group", "value": word}])
+            messages, events = await run(follow_up, t)
+            assert variant in messages[0]["text"]
+            assert messages[0]["text"].endswith(store.disclaimer)
+            assert events == [SlotSet("topic", entry.id)]
+
+
+async def test_red_flag_overrides_the_classifier(store: YamlContentStore, net: SafetyNet) -> None:
+    text = "my calf is swollen, hot and red, what stretches help?"
+    messages, events = await run(ActionAnswerQuestion(store, net), tracker(text, "ask_stretches"))
+    urgent = store.get("urgent_care")
+    assert urgent is not None and urgent.answer in messages[0]["text"]
+    assert events == [SlotSet("topic", "urgent_care")]
+
+
+@pytest.mark.parametrize("action_class", [ActionAnswerFollowUp, ActionOfferRelatedTopics,
+                                          ActionListTopics, ActionOfferTopics])
+async def test_every_store_action_checks_red_flags_first(
+    store: YamlContentStore, net: SafetyNet, action_class: Any
+) -> None:
+    messages, events = await run(action_class(store, net),
+                                 tracker("i have chest pain and my leg hurts", "ask_more"))
+    assert events == [SlotSet("topic", "urgent_care")]
+    assert messages[0]["text"].endswith(store.disclaimer)
+
+
+async def test_urgent_intent_alone_gets_urgent_answer(store: YamlContentStore, net: SafetyNet) -> None:
+    _, events = await run(ActionAnswerQuestion(store, net),
+                          tracker("/report_urgent_symptoms", "report_urgent_symptoms"))
+    assert events == [SlotSet("topic", "urgent_care")]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how many mg of magnesium should i take", "ask_about_supplements"),
+        ("do i have a blood clot", "ask_when_to_see_doctor"),
+        ("can you tell me what's wrong with me", "request_dose_or_diagnosis"),
+    ],
+)
+async def test_doses_and_diagnoses_get_see_a_doctor(
+    store: YamlContentStore, net: SafetyNet, text: str, intent: str
+) -> None:
+    messages, events = await run(ActionAnswerQuestion(store, net), tracker(text, intent))
+    assert events == [SlotSet("topic", "see_a_doctor")]
+    assert messages[0]["text"].startswith(PERSONAL_ADVICE_PREFACE)
+    assert messages[0]["text"].endswith(store.disclaimer)
+
+
+async def test_group_in_question_adds_the_variant(store: YamlContentStore, net: SafetyNet) -> None:
+    t = tracker("can i take magnesium when pregnant", "ask_about_supplements",
+                entities=[{"entity": "group", "value": "pregnant"}])
+    messages, _ = await run(ActionAnswerQuestion(store, net), t)
+    entry = store.get("supplements")
+    assert entry is not None and entry.variants["pregnancy"] in messages[0]["text"]
+
+
+async def test_pregnancy_follow_up_after_causes_gives_pregnancy(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("what about in pregnancy?", "ask_about_group", topic="causes",
+                entities=[{"entity": "group", "value": "pregnancy"}])
+    messages, events = await run(ActionAnswerFollowUp(store, net), t)
+    pregnancy = store.get("pregnancy")
+    assert pregnancy is not None and pregnancy.answer in messages[0]["text"]
+    assert events == [SlotSet("topic", "pregnancy")]
+
+
+async def test_follow_up_without_a_group_offers_related(store: YamlContentStore, net: SafetyNet) -> None:
+    messages, events = await run(ActionAnswerFollowUp(store, net),
+                                 tracker("what about that?", "ask_about_group", topic="diet"))
+    diet = store.get("diet")
+    assert diet is not None
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        f"/{store.get(r).intent}" for r in diet.related  # type: ignore[union-attr]
+    ]
+    assert events == []
+
+
+async def test_tell_me_more_offers_related_topics(store: YamlContentStore, net: SafetyNet) -> None:
+    messages, _ = await run(ActionOfferRelatedTopics(store, net),
+                            tracker("tell me more", "ask_more", topic="quick_relief"))
+    titles = [b["title"] for b in messages[0]["buttons"]]
+    entry = store.get("quick_relief")
+    assert entry is not None
+    assert titles == [store.get(r).title for r in entry.related]  # type: ignore[union-attr]
+
+
+async def test_tell_me_more_without_topic_lists_topics(store: YamlContentStore, net: SafetyNet) -> None:
+    messages, _ = await run(ActionOfferRelatedTopics(store, net), tracker("tell me more", "ask_more"))
+    for entry in store.entries():
+        assert entry.title in messages[0]["text"]
+
+
+async def test_topic_list_comes_from_the_store(store: YamlContentStore, net: SafetyNet,
+                                               content_copy: Path) -> None:
+    path = content_copy / "topics" / "diet.yml"
+    data = yaml.safe_load(path.read_text())
+    data["title"] = "Food and drink (edited)"
+    path.write_text(yaml.safe_dump(data))
+    messages, events = await run(ActionListTopics(store, net), tracker("help", "ask_what_can_i_ask"))
+    assert "Food and drink (edited)" in messages[0]["text"]
+    assert messages[0]["text"].endswith(store.disclaimer)
+    assert events == []
+
+
+async def test_unsure_offers_top_three_topics(store: YamlContentStore, net: SafetyNet) -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "ask_prevention", "confidence": 0.31},
+        {"name": "greet", "confidence": 0.2},
+        {"name": "ask_stretches", "confidence": 0.29},
+        {"name": "ask_diet", "confidence": 0.1},
+        {"name": "ask_causes", "confidence": 0.06},
+    ]
+    messages, events = await run(ActionOfferTopics(store, net),
+                                 tracker("leg thing at night", "nlu_fallback", ranking=ranking))
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        "/ask_prevention", "/ask_stretches", "/ask_diet"]
+    assert "rephrase" in messages[0]["text"]
+    assert events == []
+
+
+async def test_unsure_without_candidates_lists_topics(store: YamlContentStore, net: SafetyNet) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "greet", "confidence": 0.3}]
+    messages, events = await run(ActionOfferTopics(store, net),
+                                 tracker("zzz", "nlu_fallback", ranking=ranking))
+    assert "didn't understand" in messages[0]["text"]
+    assert store.get("causes").title in messages[1]["text"]  # type: ignore[union-attr]
+    assert events == []
+
+
+async def test_text_only_channel_gets_numbered_choices(store: YamlContentStore, net: SafetyNet) -> None:
+    ranking = [{"name": "ask_prevention", "confidence": 0.4}, {"name": "ask_diet", "confidence": 0.3}]
+    messages, _ = await run(ActionOfferTopics(store, net),
+                            tracker("leg thing", "nlu_fallback", ranking=ranking, channel="twilio"))
+    assert "buttons" not in messages[0] or not messages[0]["buttons"]
+    assert "1. " in messages[0]["text"] and "2. " in messages[0]["text"]
+
+
+async def test_answer_text_edit_goes_live_without_retraining(
+    store: YamlContentStore, net: SafetyNet, content_copy: Path
+) -> None:
+    path = content_copy / "topics" / "diet.yml"
+    data = yaml.safe_load(path.read_text())
+    data["answer"] = "Updated by the content team."
+    path.write_text(yaml.safe_dump(data))
+    messages, _ = await run(ActionAnswerQuestion(store, net), tracker("/ask_diet", "ask_diet"))
+    assert messages[0]["text"].startswith("Updated by the content team.")
+
+
+def test_base_action_is_abstract_and_not_registered() -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    import actions.answering as answering
+
+    assert answering.StoreAction.__abstractmethods__
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == {
+        "action_answer_question", "action_answer_follow_up", "action_offer_related_topics",
+        "action_list_topics", "action_offer_topics"}

@@ -3,8 +3,9 @@
 The rules live in `content/safety.yml` so clinical reviewers can read and edit
 them. A *concept* is a list of words or phrases (a trailing `*` makes the last
 word a prefix: `swell*` matches swells, swelling...; a lone `#` matches a
-number). A *rule* fires when one of its alternatives holds; an alternative is a list of requirements, each asking
-for at least `min` (default 1) distinct concepts out of `of` to be present.
+number). A *rule* fires when one of its alternatives holds; an alternative is a
+list of requirements, each asking for at least `min` (default 1) distinct
+concepts out of `of` to be present.
 
 Both the NLU pipeline (components/red_flag_guard.py) and the action server use
 this module, so a red flag can never get an ordinary FAQ answer, whatever the

@@ -63,7 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         [str(BIN / "rasa"), "run", "actions", "--port", str(args.actions_port),
          "--actions", "actions"], cwd=ROOT, env=env)
     processes = [actions]
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if not wait_until_up(f"http://localhost:{args.actions_port}/health", actions, 120):
             print("The action server did not start (see its messages above).", file=sys.stderr)

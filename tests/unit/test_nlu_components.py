@@ -1,0 +1,81 @@
+"""The project's spaCy pipeline and the RedFlagGuard NLU component."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rasa.nlu.utils.spacy_utils import SpacyNLP
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from actions.content_store import ContentError
+from actions.safety import SafetyNet
+from components.red_flag_guard import RedFlagGuard
+from scripts.build_spacy_pipeline import build
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pipeline_builds_from_vocabulary_and_loads_in_rasa(tmp_path: Path) -> None:
+    out = tmp_path / "pipeline"
+    build(ROOT / "content" / "vocabulary.yml", out)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["name"] == "night_cramps_vocab"
+    model = SpacyNLP.load_model(str(out))
+    doc = model.model("what about when pregnant? my statins and calfs, magnesum")
+    found = {(ent.label_, ent.ent_id_) for ent in doc.ents}
+    assert ("group", "pregnancy") in found
+    assert ("medication", "statins") in found
+    assert ("body_part", "calf") in found
+    assert ("mineral", "magnesium") in found
+
+
+def test_vocabulary_edit_changes_the_pipeline(tmp_path: Path) -> None:
+    vocabulary = tmp_path / "vocabulary.yml"
+    vocabulary.write_text("group:\n  athletes:\n    topic: exercise\n    synonyms: [rowers]\n")
+    nlp = build(vocabulary, tmp_path / "pipeline")
+    assert [(e.text, e.ent_id_) for e in nlp("what about rowers").ents] == [("rowers", "athletes")]
+
+
+def test_broken_vocabulary_names_file_and_field(tmp_path: Path) -> None:
+    vocabulary = tmp_path / "vocabulary.yml"
+    vocabulary.write_text("group:\n  pregnancy:\n    synonyms: pregnant\n")
+    with pytest.raises(ContentError) as caught:
+        build(vocabulary, tmp_path / "pipeline")
+    assert caught.value.field == "group.pregnancy.synonyms"
+
+
+@pytest.fixture(scope="module")
+def guard() -> RedFlagGuard:
+    net = SafetyNet.from_file(ROOT / "content" / "safety.yml")
+    return RedFlagGuard({**RedFlagGuard.get_default_config()}, net)
+
+
+def message(text: str, intent: str, confidence: float) -> Message:
+    msg = Message(data={TEXT: text})
+    msg.set(INTENT, {"name": intent, "confidence": confidence}, add_to_output=True)
+    msg.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": confidence},
+                                 {"name": "ask_urgent_other", "confidence": 0.1}],
+            add_to_output=True)
+    return msg
+
+
+def test_guard_overrides_a_confident_faq_intent(guard: RedFlagGuard) -> None:
+    [msg] = guard.process([message("stretches for my swollen red hot calf?", "ask_stretches",
+                                   0.97)])
+    assert msg.get(INTENT) == {"name": "report_urgent_symptoms", "confidence": 1.0}
+    assert msg.get(INTENT_RANKING_KEY)[0]["name"] == "report_urgent_symptoms"
+    assert msg.get("red_flags") == ["possible_clot"]
+
+
+def test_guard_overrides_fallback_too(guard: RedFlagGuard) -> None:
+    [msg] = guard.process([message("chest pain", "nlu_fallback", 0.3)])
+    assert msg.get(INTENT)["name"] == "report_urgent_symptoms"
+
+
+def test_guard_leaves_ordinary_messages_alone(guard: RedFlagGuard) -> None:
+    [msg] = guard.process([message("what stretches help before bed", "ask_stretches", 0.97)])
+    assert msg.get(INTENT) == {"name": "ask_stretches", "confidence": 0.97}
+    assert msg.get("red_flags") is None

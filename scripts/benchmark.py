@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actions.content_store import YamlContentStore, content_dir  # noqa: E402
+from scripts.run import free_port, wait_until_up  # noqa: E402
 
 BIN = Path(sys.executable).parent
 HELDOUT = ROOT / "tests" / "heldout" / "nlu.yml"
@@ -200,28 +200,6 @@ def print_accuracy(results: Dict[str, Any]) -> None:
         print(f"  [{item['label']} -> {item['predicted']}] {item['text']}")
 
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, timeout: float = 300) -> None:
-    """Polls a URL until it answers 200."""
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) by nearest rank."""
     ordered = sorted(values)
@@ -253,8 +231,10 @@ def latency(requests_count: int) -> Dict[str, float]:
                              cwd=ROOT, env=env, **quiet),  # type: ignore[call-overload]
         ]
         try:
-            wait_for(f"http://127.0.0.1:{action_port}/health")
-            wait_for(f"http://127.0.0.1:{rasa_port}/")
+            for url, server in ((f"http://127.0.0.1:{action_port}/health", servers[0]),
+                                (f"http://127.0.0.1:{rasa_port}/", servers[1])):
+                if not wait_until_up(url, server, 300):
+                    raise RuntimeError(f"{url} did not come up")
             base = f"http://127.0.0.1:{rasa_port}"
             session = requests.Session()
             for text in texts[:10]:  # warm-up

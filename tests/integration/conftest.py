@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,30 +14,12 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
+from scripts.run import free_port, wait_until_up
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
 TOKEN = "integration-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before {url} was up")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 @dataclass
@@ -89,8 +69,10 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
          "--credentials", str(ROOT / "credentials.yml")],
         cwd=ROOT, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
     try:
-        wait_for(f"http://127.0.0.1:{action_port}/health", actions)
-        wait_for(f"http://127.0.0.1:{rasa_port}/", rasa)
+        for url, server in ((f"http://127.0.0.1:{action_port}/health", actions),
+                            (f"http://127.0.0.1:{rasa_port}/", rasa)):
+            if not wait_until_up(url, server, 300):
+                raise RuntimeError(f"{url} did not come up (see logs in {tmp})")
         yield Assistant(f"http://127.0.0.1:{rasa_port}", content, db)
     finally:
         for process in (rasa, actions):

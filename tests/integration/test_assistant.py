@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from actions.content_store import YamlContentStore
+from scripts.run import free_port
 
-from .conftest import BIN, ROOT, Assistant, free_port
+from .conftest import BIN, ROOT, Assistant
 
 PHRASINGS = yaml.safe_load((ROOT / "tests" / "safety" / "red_flag_phrasings.yml").read_text())
 STORE = YamlContentStore(ROOT / "content")

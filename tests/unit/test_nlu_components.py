@@ -79,3 +79,25 @@ def test_guard_leaves_ordinary_messages_alone(guard: RedFlagGuard) -> None:
     [msg] = guard.process([message("what stretches help before bed", "ask_stretches", 0.97)])
     assert msg.get(INTENT) == {"name": "ask_stretches", "confidence": 0.97}
     assert msg.get("red_flags") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<script>alert('x')</script><b>hello</b><img src=x onerror=alert(1)>", "hello"),
+        ("why do i get <i>cramps</i>?", "why do i get cramps ?"),
+        ("\x00\x01\x07\x1b[31m\x7f", ""),
+        ("  calf\tcramp\n\nat night ", "calf cramp at night"),
+        ("a < b and c > d", "a < b and c > d"),
+    ],
+)
+def test_text_cleaner_strips_markup_and_control_characters(raw: str, clean: str) -> None:
+    from components.text_cleaner import clean_text
+
+    assert clean_text(raw, 2000) == clean
+
+
+def test_text_cleaner_caps_length() -> None:
+    from components.text_cleaner import clean_text
+
+    assert len(clean_text("cramp " * 2000, 2000)) == 2000

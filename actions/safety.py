@@ -62,23 +62,18 @@ class RuleMatcher:
     """Finds concepts with a spaCy `Matcher` and evaluates rules over them."""
 
     def __init__(
-        self,
-        nlp: spacy.language.Language,
-        concepts: Mapping[str, Sequence[str]],
-        rules: Mapping[str, Sequence[Alternative]],
+        self, nlp: spacy.language.Language, concepts: Mapping[str, Sequence[str]]
     ) -> None:
         """Compiles the concepts into one matcher.
 
         Args:
             nlp: A pipeline whose tokenizer splits messages (a blank English one).
             concepts: Concept name -> words or phrases.
-            rules: Rule name -> alternatives.
         """
         self._nlp = nlp
         self._matcher = Matcher(nlp.vocab)
         for name, terms in concepts.items():
             self._matcher.add(name, [_token_patterns(nlp, term) for term in terms])
-        self._rules = dict(rules)
 
     def concepts_in(self, text: str) -> FrozenSet[str]:
         """Returns the names of the concepts the text mentions."""
@@ -86,14 +81,14 @@ class RuleMatcher:
         vocab = self._nlp.vocab.strings
         return frozenset(vocab[match_id] for match_id, _, _ in self._matcher(doc))
 
-    def match(self, text: str) -> List[str]:
+    def match(self, text: str, rules: Mapping[str, Sequence[Alternative]]) -> List[str]:
         """Returns the names of the rules the text triggers, in rule order."""
         if not text or not text.strip():
             return []
         found = self.concepts_in(text)
         return [
             name
-            for name, alternatives in self._rules.items()
+            for name, alternatives in rules.items()
             if any(all(req.holds(found) for req in alt) for alt in alternatives)
         ]
 
@@ -128,15 +123,24 @@ def _parse_rules(path: Path, section: str, raw: Any, concepts: Mapping[str, Any]
 class SafetyNet:
     """Red-flag and personal-advice detection over raw user text."""
 
-    def __init__(self, red_flags: RuleMatcher, personal_advice: RuleMatcher) -> None:
-        """Wraps two compiled matchers.
+    def __init__(
+        self,
+        nlp: spacy.language.Language,
+        concepts: Mapping[str, Sequence[str]],
+        red_flags: Mapping[str, Sequence[Alternative]],
+        personal_advice: Mapping[str, Sequence[Alternative]],
+    ) -> None:
+        """Compiles the concepts once and keeps both rule sets.
 
         Args:
+            nlp: A pipeline whose tokenizer splits messages (a blank English one).
+            concepts: Concept name -> words or phrases.
             red_flags: Rules whose match means "urgent care now".
             personal_advice: Rules whose match means "asks for a dose or diagnosis".
         """
-        self._red_flags = red_flags
-        self._personal_advice = personal_advice
+        self._matcher = RuleMatcher(nlp, concepts)
+        self._red_flags = dict(red_flags)
+        self._personal_advice = dict(personal_advice)
 
     @classmethod
     def from_file(cls, path: Path) -> SafetyNet:
@@ -163,15 +167,15 @@ class SafetyNet:
         nlp = spacy.blank("en")
         red = _parse_rules(path, "red_flags", data.get("red_flags"), concepts)
         advice = _parse_rules(path, "personal_advice", data.get("personal_advice"), concepts)
-        return cls(RuleMatcher(nlp, concepts, red), RuleMatcher(nlp, concepts, advice))
+        return cls(nlp, concepts, red, advice)
 
     def red_flags(self, text: Optional[str]) -> List[str]:
         """Names of the red flags in the text (empty when none)."""
-        return self._red_flags.match(text or "")
+        return self._matcher.match(text or "", self._red_flags)
 
     def personal_advice(self, text: Optional[str]) -> List[str]:
         """`dose` and/or `diagnosis` when the text asks for one (empty otherwise)."""
-        return self._personal_advice.match(text or "")
+        return self._matcher.match(text or "", self._personal_advice)
 
 
 _default_net: Optional[SafetyNet] = None

@@ -47,7 +47,7 @@ run: $(MODEL) ## Start the action server and Rasa (REST on localhost:5005)
 	$(BIN)/python scripts/run.py --model $(MODEL)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check actions components scripts tests
+	$(BIN)/ruff check actions components connectors scripts tests
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

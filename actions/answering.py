@@ -186,7 +186,7 @@ def offer_related(
     if current is None or not current.related:
         return send_topic_list(action.store, dispatcher)
     text = "These topics are related. Pick one, or type your own question."
-    send_choices(dispatcher, tracker, text, action.choices_for(list(current.related)))
+    send_choices(dispatcher, text, action.choices_for(list(current.related)))
     return []
 
 

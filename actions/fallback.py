@@ -55,5 +55,5 @@ class ActionOfferTopics(StoreAction):
         if not topic_ids:
             dispatcher.utter_message(text=NOT_UNDERSTOOD_TEXT)
             return send_topic_list(self.store, dispatcher)
-        send_choices(dispatcher, tracker, OFFER_TEXT, self.choices_for(topic_ids))
+        send_choices(dispatcher, OFFER_TEXT, self.choices_for(topic_ids))
         return []

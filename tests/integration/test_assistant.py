@@ -15,8 +15,7 @@ import yaml
 
 from actions.content_store import YamlContentStore
 from scripts.run import free_port
-
-from .conftest import BIN, ROOT, Assistant
+from tests.servers import BIN, ROOT, Assistant
 
 PHRASINGS = yaml.safe_load((ROOT / "tests" / "safety" / "red_flag_phrasings.yml").read_text())
 STORE = YamlContentStore(ROOT / "content")

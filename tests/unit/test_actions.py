@@ -211,12 +211,14 @@ async def test_unsure_without_candidates_lists_topics(store: YamlContentStore, n
     assert events == []
 
 
-async def test_text_only_channel_gets_numbered_choices(store: YamlContentStore, net: SafetyNet) -> None:
+async def test_choices_are_buttons_on_every_channel(store: YamlContentStore, net: SafetyNet) -> None:
+    # Connectors turn buttons into numbered lists where a platform has none; the
+    # tracker must keep the payloads so that a typed number can be mapped back.
     ranking = [{"name": "ask_prevention", "confidence": 0.4}, {"name": "ask_diet", "confidence": 0.3}]
-    messages, _ = await run(ActionOfferTopics(store, net),
-                            tracker("leg thing", "nlu_fallback", ranking=ranking, channel="twilio"))
-    assert "buttons" not in messages[0] or not messages[0]["buttons"]
-    assert "1. " in messages[0]["text"] and "2. " in messages[0]["text"]
+    for channel in ("rest", "twilio", "telegram"):
+        messages, _ = await run(ActionOfferTopics(store, net),
+                                tracker("leg thing", "nlu_fallback", ranking=ranking, channel=channel))
+        assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_prevention", "/ask_diet"]
 
 
 async def test_answer_text_edit_goes_live_without_retraining(

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actions.content_store import YamlContentStore, content_dir  # noqa: E402
+from connectors.credentials import write_active_credentials  # noqa: E402
 from scripts.run import free_port, wait_until_up  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -216,6 +217,8 @@ def latency(requests_count: int) -> Dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         action_port, rasa_port = free_port(), free_port()
         endpoints = Path(tmp) / "endpoints.yml"
+        credentials = Path(tmp) / "credentials.yml"
+        write_active_credentials(ROOT / "credentials.yml", credentials, {})  # REST only
         endpoints.write_text(
             f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
             f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp}/tracker.db\n")
@@ -227,7 +230,7 @@ def latency(requests_count: int) -> Dict[str, float]:
             subprocess.Popen([str(BIN / "rasa"), "run", "--enable-api", "--model",
                               str(OUR_MODEL), "--port", str(rasa_port), "--interface",
                               "127.0.0.1", "--endpoints", str(endpoints), "--credentials",
-                              str(ROOT / "credentials.yml")],
+                              str(credentials)],
                              cwd=ROOT, env=env, **quiet),  # type: ignore[call-overload]
         ]
         try:

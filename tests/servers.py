@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import requests
 
+from connectors.credentials import write_active_credentials
 from scripts.run import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def running_assistant(
 
     Args:
         tmp: An empty folder for the content copy, the SQLite file and the logs.
-        credentials: The credentials file; the project's `credentials.yml` if None.
+        credentials: The credentials file; if None, the project's with only REST on.
         rasa_args: Extra arguments for `rasa run`, e.g. `("--cors", "http://x")`.
         env: Extra environment variables for both servers.
     """
@@ -94,6 +95,9 @@ def running_assistant(
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {db}\n")
+    if credentials is None:  # REST only: the messaging channels need their variables set
+        credentials = tmp / "credentials.yml"
+        write_active_credentials(ROOT / "credentials.yml", credentials, {})
     full_env = {**os.environ, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3",
                 **(env or {})}
     with open(tmp / "actions.log", "w") as actions_log, open(tmp / "rasa.log", "w") as rasa_log:
@@ -104,7 +108,7 @@ def running_assistant(
             [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", TOKEN,
              "--model", str(MODEL), "--port", str(rasa_port), "--interface", "127.0.0.1",
              "--endpoints", str(endpoints),
-             "--credentials", str(credentials or ROOT / "credentials.yml"), *rasa_args],
+             "--credentials", str(credentials), *rasa_args],
             cwd=ROOT, env=full_env, stdout=rasa_log, stderr=subprocess.STDOUT)
         assistant = Assistant(f"http://127.0.0.1:{rasa_port}", content, db, tmp, [rasa, actions])
         try:

@@ -1,0 +1,1 @@
+"""Telegram, Slack, Messenger and WhatsApp channels: unit and end-to-end tests."""

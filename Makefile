@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/night-cramps.tar.gz
 SPACY_PIPELINE := build/spacy_pipeline/meta.json
+CHROMIUM := /usr/bin/chromium
+AXE := node_modules/axe-core/axe.min.js
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
                    $(wildcard components/*.py) $(SPACY_PIPELINE)
 
@@ -19,7 +21,8 @@ export RASA_TELEMETRY_ENABLED := false
 export PYTHONHASHSEED := 0
 
 .PHONY: help install spacy train run test lint typecheck unit validate \
-        conversation-tests integration-tests evaluate benchmark lock clean
+        conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
+        benchmark lock clean services services-stop
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -32,6 +35,14 @@ $(BIN)/.installed: requirements.lock .python-version
 	touch $@
 
 install: $(BIN)/.installed ## Create the environment and install pinned dependencies
+
+# Browser tests drive Debian's chromium (no browser download) and scan with axe-core.
+$(CHROMIUM):
+	scripts/install_system_packages.sh chromium
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 $(SPACY_PIPELINE): content/vocabulary.yml scripts/build_spacy_pipeline.py $(BIN)/.installed
 	$(BIN)/python scripts/build_spacy_pipeline.py
@@ -47,7 +58,7 @@ run: $(MODEL) ## Start the action server and Rasa (REST on localhost:5005)
 	$(BIN)/python scripts/run.py --model $(MODEL)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check actions components connectors scripts tests
+	$(BIN)/ruff check actions components connectors stores scripts tests
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -65,18 +76,39 @@ conversation-tests: $(MODEL) ## rasa test on the test stories
 integration-tests: $(MODEL) ## The real model, action server and REST channel
 	$(BIN)/python -m pytest tests/integration
 
+channel-tests: $(MODEL) ## Telegram, Slack, Messenger and WhatsApp webhooks, end to end
+	$(BIN)/python -m pytest tests/channels
+
+browser-tests: $(MODEL) $(CHROMIUM) $(AXE) ## The web widget in headless chromium
+	$(BIN)/python -m pytest tests/browser
+
+prod-tests: $(MODEL) ## Production profile: atomic Redis lock, two replicas on PostgreSQL
+	bash scripts/services.sh install
+	$(BIN)/python -m pytest tests/prod
+
+services: ## Install (if missing) and start local PostgreSQL and Redis for the production profile
+	bash scripts/services.sh install
+	bash scripts/services.sh start
+
+services-stop: ## Stop the local PostgreSQL and Redis
+	bash scripts/services.sh stop
+
 evaluate: $(MODEL) ## NLU evaluation and baselines; fails below target
 	$(BIN)/python scripts/benchmark.py --accuracy
 
 benchmark: $(MODEL) ## Accuracy, baselines, latency and training time
 	$(BIN)/python scripts/benchmark.py --accuracy --latency --training-time
 
-test: lint typecheck unit validate train conversation-tests integration-tests evaluate ## Everything CI runs
+TEST_STEPS := lint typecheck unit validate train conversation-tests integration-tests \
+              channel-tests browser-tests prod-tests evaluate
+
+test: $(TEST_STEPS) ## Everything CI runs
 
 lock: ## Re-pin requirements.lock from requirements.txt
 	$(BIN)/python -m pip install -r requirements.txt
 	{ echo "# Every installed package, pinned (pip freeze). Install with: pip install -r requirements.lock"; \
 	  $(BIN)/python -m pip freeze; } > requirements.lock
 
-clean: ## Remove built artefacts (not the environment)
-	rm -rf build models results reports .pytest_cache .mypy_cache
+clean: ## Remove built artefacts (not the environment); stops the local services first
+	-bash scripts/services.sh stop
+	rm -rf build models results reports .pytest_cache .mypy_cache node_modules

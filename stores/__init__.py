@@ -1,0 +1,1 @@
+"""Rasa store classes for the production profile (see endpoints.prod.yml)."""

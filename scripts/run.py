@@ -1,6 +1,10 @@
-"""Starts the action server and Rasa together; Ctrl-C stops both.
+"""Starts the action server, Rasa and the demo web page together; Ctrl-C stops all.
 
-Usage: python scripts/run.py --model models/night-cramps.tar.gz [--port 5005]
+Usage: python scripts/run.py --model models/night-cramps.tar.gz [--port 5005] [--web-port 8080]
+
+Messaging channels (Telegram, Slack, Messenger, WhatsApp) are switched on by
+their environment variables; see README. Channels whose variables are unset
+stay off.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/, not the root, on the path
+    sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -58,13 +64,35 @@ def stop(processes: List[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def cors_origins(web_port: int) -> List[str]:
+    """Browser origins allowed to call Rasa: $CORS_ORIGINS, else the demo page."""
+    configured = os.environ.get("CORS_ORIGINS", "").split()
+    if configured or not web_port:
+        return configured
+    return [f"http://localhost:{web_port}", f"http://127.0.0.1:{web_port}"]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs both servers until Ctrl-C or until one of them exits."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/night-cramps.tar.gz")
     parser.add_argument("--port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--web-port", type=int, default=8080,
+                        help="port of the demo page with the chat widget (0 = no page)")
+    parser.add_argument("--cors", nargs="*", default=None,
+                        help="origins allowed to call Rasa from a browser "
+                             "(default: $CORS_ORIGINS, else the demo page's origins)")
     args = parser.parse_args(argv)
+
+    from connectors.credentials import write_active_credentials
+    from scripts.serve_web import command as web_command
+
+    credentials = ROOT / "build" / "credentials.yml"
+    credentials.parent.mkdir(exist_ok=True)
+    channels = write_active_credentials(ROOT / "credentials.yml", credentials, os.environ)
+    print(f"Channels on: {', '.join(channels)}", flush=True)
+    origins = args.cors if args.cors is not None else cors_origins(args.web_port)
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     actions = subprocess.Popen(
@@ -79,23 +107,34 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
         rasa = subprocess.Popen(
             [str(BIN / "rasa"), "run", "--model", args.model, "--port", str(args.port),
-             "--interface", "localhost", "--credentials", "credentials.yml",
-             "--endpoints", "endpoints.yml"], cwd=ROOT, env=env)
+             "--interface", "localhost", "--credentials", str(credentials),
+             "--endpoints", "endpoints.yml", *(["--cors", *origins] if origins else [])],
+            cwd=ROOT, env=env)
         processes.append(rasa)
         if not wait_until_up(f"http://localhost:{args.port}/", rasa, 300):
             print("Rasa did not start (see its messages above).", file=sys.stderr)
             return 1
+        page = ""
+        if args.web_port:
+            web = subprocess.Popen(
+                web_command(args.web_port, f"http://localhost:{args.port}"), cwd=ROOT, env=env)
+            processes.append(web)
+            if not wait_until_up(f"http://localhost:{args.web_port}/", web, 60):
+                print("The demo page did not start (see its messages above).", file=sys.stderr)
+                return 1
+            page = f"  Chat on the demo page: http://localhost:{args.web_port}\n"
         print(
             "\nThe assistant is running.\n"
+            f"{page}"
             f"  Chat in this terminal:  {BIN / 'python'} scripts/chat.py\n"
             "  Or send a message:      curl -s -XPOST "
             f"http://localhost:{args.port}/webhooks/rest/webhook \\\n"
             "                            -H 'Content-Type: application/json' "
             "-d '{\"sender\": \"me\", \"message\": \"why do I get leg cramps at night?\"}'\n"
-            "Press Ctrl-C to stop both servers.\n", flush=True)
+            "Press Ctrl-C to stop the servers.\n", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        print("A server stopped unexpectedly; stopping the other.", file=sys.stderr)
+        print("A server stopped unexpectedly; stopping the others.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nStopping the servers...", flush=True)

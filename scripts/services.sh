@@ -301,7 +301,9 @@ EOF
   fi
   local deadline=$((SECONDS + START_TIMEOUT))
   until redis_ping; do
-    if [ "$SECONDS" -ge "$deadline" ] || ! redis_pid >/dev/null; then
+    # The pid file appears only once the daemon has forked, so a missing one is
+    # not yet a failure; a pid file whose process is gone is.
+    if [ "$SECONDS" -ge "$deadline" ] || { [ -f "$REDIS_PID" ] && ! redis_pid >/dev/null; }; then
       tail -n 20 "$REDIS_LOG" >&2 || true
       die "Redis did not answer on 127.0.0.1:$REDIS_PORT (log: $REDIS_LOG; is the port free?)"
     fi

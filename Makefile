@@ -22,7 +22,7 @@ export PYTHONHASHSEED := 0
 
 .PHONY: help install spacy train run test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
-        benchmark lock clean services services-stop
+        benchmark lock clean services services-stop check publish rollback content-tests
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -54,8 +54,8 @@ $(MODEL): $(TRAINING_INPUTS) $(BIN)/.installed
 
 train: $(MODEL) ## Train if data, config or domain changed since the last model
 
-run: $(MODEL) ## Start the action server and Rasa (REST on localhost:5005)
-	$(BIN)/python scripts/run.py --model $(MODEL)
+run: $(MODEL) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
+	$(BIN)/python scripts/run.py --model "$$($(BIN)/python -m scripts.content.publish --current)"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check actions components connectors stores scripts tests
@@ -93,14 +93,26 @@ services: ## Install (if missing) and start local PostgreSQL and Redis for the p
 services-stop: ## Stop the local PostgreSQL and Redis
 	bash scripts/services.sh stop
 
-evaluate: $(MODEL) ## NLU evaluation and baselines; fails below target
-	$(BIN)/python scripts/benchmark.py --accuracy
+check: $(BIN)/.installed ## Check content and training data; names the file and line of every problem
+	$(BIN)/python -m scripts.content.check
+
+evaluate: $(MODEL) ## NLU evaluation and baselines, report in reports/index.html; fails below target
+	$(BIN)/python scripts/benchmark.py --accuracy --report reports
+
+publish: $(MODEL) ## Load the trained model into the running assistant (needs RASA_API_TOKEN); FORCE=1 overrides
+	$(BIN)/python -m scripts.content.publish $(if $(filter 1 yes true,$(FORCE)),--force)
+
+rollback: $(BIN)/.installed ## Serve the previously published model again (needs RASA_API_TOKEN)
+	$(BIN)/python -m scripts.content.publish --rollback
+
+content-tests: $(MODEL) ## Tests of make check, the evaluation report, publish and rollback
+	$(BIN)/python -m pytest tests/content
 
 benchmark: $(MODEL) ## Accuracy, baselines, latency and training time
 	$(BIN)/python scripts/benchmark.py --accuracy --latency --training-time
 
-TEST_STEPS := lint typecheck unit validate train conversation-tests integration-tests \
-              channel-tests browser-tests prod-tests evaluate
+TEST_STEPS := lint typecheck unit validate check train conversation-tests integration-tests \
+              channel-tests browser-tests prod-tests content-tests evaluate
 
 test: $(TEST_STEPS) ## Everything CI runs
 

@@ -2,6 +2,7 @@
 
 Usage:
     python scripts/benchmark.py --accuracy           # what `make test` runs
+    python scripts/benchmark.py --accuracy --report reports   # plus the staff report
     python scripts/benchmark.py --accuracy --latency --training-time
 
 Accuracy is measured on the held-out file tests/heldout/nlu.yml (never used for
@@ -67,16 +68,22 @@ def topic_intents() -> List[str]:
     return sorted(e.intent for e in store.entries() if e.intent != URGENT)
 
 
-async def predict_with_model(model: Path, texts: Sequence[str]) -> List[str]:
-    """Runs each text through a trained Rasa model's NLU pipeline."""
+async def predict_with_confidences(model: Path, texts: Sequence[str]
+                                   ) -> List[Tuple[str, float]]:
+    """Runs each text through a trained Rasa model's NLU pipeline: (intent, confidence)."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
     predictions = []
     for text in texts:
-        parsed = await agent.parse_message(text)
-        predictions.append((parsed.get("intent") or {}).get("name") or "")
+        intent = (await agent.parse_message(text)).get("intent") or {}
+        predictions.append((intent.get("name") or "", float(intent.get("confidence") or 0.0)))
     return predictions
+
+
+async def predict_with_model(model: Path, texts: Sequence[str]) -> List[str]:
+    """Runs each text through a trained Rasa model's NLU pipeline."""
+    return [name for name, _ in await predict_with_confidences(model, texts)]
 
 
 def predict_tfidf(train: Sequence[Example], texts: Sequence[str]) -> List[str]:
@@ -114,6 +121,31 @@ def metrics(labels: Sequence[str], predictions: Sequence[str], topics: Sequence[
     }
 
 
+def score_system(texts: Sequence[str], labels: Sequence[str], topics: Sequence[str],
+                 phrasings: Sequence[str], predicted: Sequence[str],
+                 confidences: Optional[Sequence[float]] = None) -> Dict[str, Any]:
+    """One system's figures from its predictions on `texts` followed by `phrasings`.
+
+    Adds to `metrics` the red-flag phrasings recall and misses, the misclassified
+    held-out messages and every held-out prediction (for a confusion matrix).
+    """
+    scores = metrics(labels, predicted[: len(texts)], topics)
+    on_phrasings = predicted[len(texts):]
+    scores["red_flag_phrasings_recall"] = sum(p == URGENT for p in on_phrasings) / len(
+        on_phrasings)
+    scores["red_flag_phrasings_missed"] = [t for t, p in zip(phrasings, on_phrasings,
+                                                             strict=False) if p != URGENT]
+    sure = list(confidences or [])
+    scores["misclassified"] = [
+        {"text": t, "label": y, "predicted": p,
+         **({"confidence": round(sure[i], 4)} if i < len(sure) else {})}
+        for i, (t, y, p) in enumerate(zip(texts, labels, predicted, strict=False))
+        if y != p and not (y == OUT_OF_SCOPE and p in REJECTIONS)
+    ]
+    scores["predictions"] = list(predicted[: len(texts)])
+    return scores
+
+
 def train_stock(force: bool) -> Tuple[Path, Optional[float]]:
     """Trains baseline (a), reusing the last one unless the data or `force` changed it."""
     model = STOCK_DIR / "stock.tar.gz"
@@ -145,25 +177,31 @@ def accuracy(force_stock: bool) -> Tuple[Dict[str, Any], bool]:
     labels = [y for _, y in heldout]
     phrasings = [item["text"] for item in yaml.safe_load(PHRASINGS.read_text())["red_flags"]]
 
+    from scripts.content import evaluation
+
+    our_sha256 = evaluation.sha256_file(OUR_MODEL)  # of the file about to be evaluated
     stock_model, stock_seconds = train_stock(force_stock)
+    ours_predicted = asyncio.run(predict_with_confidences(OUR_MODEL, texts + phrasings))
     systems: Dict[str, List[str]] = {
-        "ours": asyncio.run(predict_with_model(OUR_MODEL, texts + phrasings)),
+        "ours": [name for name, _ in ours_predicted],
         "stock_rasa_init": asyncio.run(predict_with_model(stock_model, texts + phrasings)),
         "tfidf_nearest_neighbour": predict_tfidf(train, texts + phrasings),
     }
     results: Dict[str, Any] = {"heldout_messages": len(texts), "training_examples": len(train),
-                               "stock_training_seconds": stock_seconds, "systems": {}}
+                               "stock_training_seconds": stock_seconds, "systems": {},
+                               "heldout": [{"text": t, "label": y} for t, y in heldout]}
     for name, predicted in systems.items():
-        scores = metrics(labels, predicted[: len(texts)], topics)
-        on_phrasings = predicted[len(texts):]
-        scores["red_flag_phrasings_recall"] = sum(p == URGENT for p in on_phrasings) / len(
-            on_phrasings)
-        scores["misclassified"] = [
-            {"text": t, "label": y, "predicted": p}
-            for t, y, p in zip(texts, labels, predicted, strict=False)
-            if y != p and not (y == OUT_OF_SCOPE and p in REJECTIONS)
-        ]
-        results["systems"][name] = scores
+        confidences = [c for _, c in ours_predicted] if name == "ours" else None
+        results["systems"][name] = score_system(texts, labels, topics, phrasings, predicted,
+                                                confidences)
+    results["systems"]["ours"]["confidences"] = [round(c, 4)
+                                                 for _, c in ours_predicted[: len(texts)]]
+
+    # Remember our model's figures for `make publish` and the report.
+    record = evaluation.make_record(results["systems"]["ours"], OUR_MODEL, ROOT, our_sha256)
+    results["evaluation_record"] = str(evaluation.save(record, ROOT).relative_to(ROOT))
+    results["model_file"] = str(OUR_MODEL.relative_to(ROOT))
+    results["model_sha256"] = record["model_sha256"]
 
     ours = results["systems"]["ours"]
     failures = [f"{key} {ours[key]:.3f} < {target}" for key, target in TARGETS.items()
@@ -289,6 +327,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--latency", action="store_true", help="one-user latency")
     parser.add_argument("--training-time", action="store_true", help="time a full training")
     parser.add_argument("--requests", type=int, default=300, help="turns for --latency")
+    parser.add_argument("--report", type=Path, default=None, metavar="DIR",
+                        help="with --accuracy, also write the staff report DIR/index.html")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
@@ -316,6 +356,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"  ratio of p50s (turn / parse):      {lat['turn_to_parse_p50_ratio']:.2f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, default=str))
+    if args.accuracy and args.report:
+        from scripts.content.report import write_report
+
+        page = write_report(report["accuracy"], args.report, ROOT)
+        print(f"\nReport for content staff: {page}")
     if args.accuracy:
         failures = report["accuracy"]["failures"]
         print("\nTargets: " + ("all met" if passed else "MISSED: " + "; ".join(failures)))

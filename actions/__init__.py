@@ -1,4 +1,4 @@
-"""Custom actions of the leg-cramp assistant (run with `rasa run actions`).
+"""Custom actions of the leg-cramp assistant (run with `python scripts/action_server.py`).
 
 Modules, by responsibility:
     content_store: the curated, validated, hot-reloaded content store.
@@ -6,4 +6,5 @@ Modules, by responsibility:
     answering: actions that answer from the store (safety is checked first).
     fallback: what to do when the classifier is unsure.
     channels: how choices are rendered on each output channel.
+    privacy: "delete my data" (the tracker store does the deleting).
 """

@@ -3,7 +3,9 @@
 Every action here derives from `StoreAction`, which checks the safety net before
 anything else: a message with a red flag gets the urgent-care answer, whatever
 the action was asked to do. Every answer goes out through `send_entry`, which
-appends the store's disclaimer and sets the `topic` slot.
+appends the store's disclaimer and sets the `topic` slot. After the second
+answer of a session, `run` asks whether it helped (actions/feedback.py), and
+`ActionRecordFeedback` records the reply against the content id.
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.channels import Choice, send_choices
 from actions.content_store import ContentStore, Entry, default_store
+from actions.feedback import (
+    FEEDBACK_SLOT,
+    FEEDBACK_TOPIC_SLOT,
+    NEGATIVE,
+    NEGATIVE_INTENT,
+    POSITIVE,
+    THANKS_NEGATIVE,
+    THANKS_POSITIVE,
+    ask_for_feedback,
+)
 from actions.safety import SafetyNet, default_safety_net
 
 TOPIC_SLOT = "topic"
@@ -68,12 +80,18 @@ class StoreAction(Action, ABC):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
-        """Sends the urgent-care answer on a red flag, else `respond`."""
+        """Sends the urgent-care answer on a red flag, else `respond`.
+
+        After the answer that `actions.feedback.should_ask` picks, the feedback
+        question follows as a separate message (never after urgent care).
+        """
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
         if intent == URGENT_INTENT or self.safety_net.red_flags(message.get("text")):
             return self.send_topic(dispatcher, URGENT_TOPIC)
-        return self.respond(dispatcher, tracker)
+        events = self.respond(dispatcher, tracker)
+        ask_for_feedback(dispatcher, tracker.events or [], events)
+        return events
 
     def send_entry(
         self,
@@ -210,3 +228,35 @@ class ActionListTopics(StoreAction):
     ) -> List[EventType]:
         """Lists the store's topics."""
         return send_topic_list(self.store, dispatcher)
+
+
+class ActionRecordFeedback(StoreAction):
+    """Records "Yes, it helped" / "Not really" against the content id of the answer."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_record_feedback"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> List[EventType]:
+        """Thanks the user; after "Not really", offers the topic's related topics.
+
+        Sets `feedback` (positive or negative) and `feedback_topic` (the `topic`
+        slot: the content id of the answer the feedback is about, None if none).
+        """
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        topic_id = tracker.get_slot(TOPIC_SLOT)
+        verdict = NEGATIVE if intent == NEGATIVE_INTENT else POSITIVE
+        events: List[EventType] = [SlotSet(FEEDBACK_TOPIC_SLOT, topic_id),
+                                   SlotSet(FEEDBACK_SLOT, verdict)]
+        if verdict == POSITIVE:
+            dispatcher.utter_message(text=THANKS_POSITIVE)
+            return events
+        current = self.store.get(topic_id or "")
+        choices = self.choices_for(list(current.related)) if current is not None else []
+        if choices:
+            send_choices(dispatcher, f"{THANKS_NEGATIVE}, or pick a related topic.", choices)
+        else:
+            dispatcher.utter_message(text=f"{THANKS_NEGATIVE}.")
+        return events

@@ -242,4 +242,5 @@ def test_base_action_is_abstract_and_not_registered() -> None:
     executor.register_package("actions")
     assert set(executor.actions) == {
         "action_answer_question", "action_answer_follow_up", "action_offer_related_topics",
-        "action_list_topics", "action_offer_topics"}
+        "action_list_topics", "action_offer_topics", "action_delete_conversation",
+        "action_record_feedback"}

@@ -1,7 +1,10 @@
 """Starts the real action server and Rasa server (trained model, SQLite) on loopback.
 
 Shared by the integration, channel and browser tests. Each call gets its own
-ports, its own SQLite file and its own copy of the content store.
+ports, its own SQLite file and its own copy of the content store. The servers run
+as `make run` starts them: the action server through scripts/action_server.py
+(bound to 127.0.0.1), the project's tracker store (identifiers redacted,
+"delete my data" honoured) and the request size limit of scripts/run.py.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 import requests
 
 from connectors.credentials import write_active_credentials
-from scripts.run import free_port, wait_until_up
+from scripts.run import action_server_command, free_port, server_env, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
 TOKEN = "integration-test-token"
+#: The tracker store of endpoints.yml and endpoints.prod.yml.
+TRACKER_STORE = "stores.privacy_tracker_store.PrivacySQLTrackerStore"
 
 
 @dataclass
@@ -76,6 +81,8 @@ def running_assistant(
     credentials: Optional[Path] = None,
     rasa_args: Sequence[str] = (),
     env: Optional[Mapping[str, str]] = None,
+    enable_api: bool = True,
+    tracker_store: Optional[str] = None,
 ) -> Iterator[Assistant]:
     """Runs the action server and Rasa until the block ends.
 
@@ -84,6 +91,9 @@ def running_assistant(
         credentials: The credentials file; if None, the project's with only REST on.
         rasa_args: Extra arguments for `rasa run`, e.g. `("--cors", "http://x")`.
         env: Extra environment variables for both servers.
+        enable_api: Whether Rasa's HTTP API is on (with the token `TOKEN`).
+        tracker_store: The endpoints file's `tracker_store` section; if None, the
+            project's store on an SQLite file in `tmp`.
     """
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` first")
@@ -92,20 +102,22 @@ def running_assistant(
     action_port, rasa_port = free_port(), free_port()
     endpoints = tmp / "endpoints.yml"
     db = tmp / "tracker.db"
+    if tracker_store is None:
+        tracker_store = f"tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: {db}\n"
     endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {db}\n")
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n{tracker_store}")
     if credentials is None:  # REST only: the messaging channels need their variables set
         credentials = tmp / "credentials.yml"
         write_active_credentials(ROOT / "credentials.yml", credentials, {})
-    full_env = {**os.environ, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3",
-                **(env or {})}
+    full_env = server_env({**os.environ, "CONTENT_DIR": str(content),
+                           "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
     with open(tmp / "actions.log", "w") as actions_log, open(tmp / "rasa.log", "w") as rasa_log:
         actions = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "actions", "--port", str(action_port)],
+            action_server_command(action_port),
             cwd=ROOT, env=full_env, stdout=actions_log, stderr=subprocess.STDOUT)
+        api = ["--enable-api", "--auth-token", TOKEN] if enable_api else []
         rasa = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", TOKEN,
+            [str(BIN / "rasa"), "run", *api,
              "--model", str(MODEL), "--port", str(rasa_port), "--interface", "127.0.0.1",
              "--endpoints", str(endpoints),
              "--credentials", str(credentials), *rasa_args],

@@ -1,0 +1,104 @@
+"""Starts the project's action server (rasa-sdk's), bound to one interface only.
+
+Usage: python scripts/action_server.py [--host 127.0.0.1] [--port 5055] [--actions actions]
+
+The same server as `rasa run actions`, with the same options (port, CORS,
+actions package, TLS, auto-reload, logging), and three differences:
+
+- it binds to `--host`: 127.0.0.1 unless `$ACTION_SERVER_HOST` says otherwise
+  (rasa-sdk 3.6 binds 0.0.0.0: every interface);
+- requests over `--max-request-size` bytes (default 16 MiB, or
+  `$ACTION_SERVER_MAX_REQUEST_SIZE`) are refused with 413; Rasa sends the whole
+  tracker of the current session with each call, so the limit is generous;
+- an error answers with a short message, not with the request body (rasa-sdk's
+  handler returns the whole tracker, which Rasa would then write to its log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from sanic import Sanic, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST_ENV = "ACTION_SERVER_HOST"
+MAX_REQUEST_SIZE_ENV = "ACTION_SERVER_MAX_REQUEST_SIZE"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
+
+logger = logging.getLogger(__name__)
+
+
+def create_argument_parser() -> argparse.ArgumentParser:
+    """rasa-sdk's options plus `--host` and `--max-request-size`."""
+    from rasa_sdk.endpoint import create_argument_parser as sdk_parser
+
+    parser: argparse.ArgumentParser = sdk_parser()
+    parser.description = __doc__.splitlines()[0]
+    parser.set_defaults(actions="actions")
+    parser.add_argument("--host", default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
+                        help=f"interface to bind (default: ${HOST_ENV}, else {DEFAULT_HOST})")
+    parser.add_argument("--max-request-size", type=int,
+                        default=int(os.environ.get(MAX_REQUEST_SIZE_ENV)
+                                    or DEFAULT_MAX_REQUEST_SIZE),
+                        help="largest request body accepted, in bytes "
+                             f"(default: ${MAX_REQUEST_SIZE_ENV}, else 16 MiB)")
+    return parser
+
+
+async def error_response(request: Request, exception: Exception) -> HTTPResponse:
+    """Answers an error without echoing the request (which holds the tracker)."""
+    if isinstance(exception, SanicException):
+        return response.json({"error": str(exception)}, status=exception.status_code)
+    logger.error("The action server failed on %s %s.", request.method, request.path,
+                 exc_info=exception)
+    return response.json({"error": "The action server failed; see its log."}, status=500)
+
+
+def create_app(args: argparse.Namespace) -> Sanic:
+    """rasa-sdk's app for `args.actions`, with the size limit and error handler."""
+    from rasa_sdk.endpoint import create_app as sdk_app
+    from rasa_sdk.plugin import plugin_manager
+
+    app: Sanic = sdk_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
+    app.config.REQUEST_MAX_SIZE = args.max_request_size
+    app.error_handler.add(Exception, error_response)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    return app
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Configures logging as `rasa run actions` does, then serves until stopped."""
+    from rasa_sdk import utils
+    from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
+    from rasa_sdk.endpoint import create_ssl_context
+
+    args = create_argument_parser().parse_args(argv)
+    if str(ROOT) not in sys.path:  # the actions package lives in the project root
+        sys.path.insert(0, str(ROOT))
+    logging.getLogger("matplotlib").setLevel(logging.WARN)
+    utils.configure_colored_logging(args.loglevel)
+    utils.configure_file_logging(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME),
+                                 args.log_file, args.loglevel, args.logging_config_file)
+    utils.update_sanic_log_level()
+
+    app = create_app(args)
+    ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile,
+                                     args.ssl_password)
+    protocol = "https" if ssl_context else "http"
+    logger.info("Action server listening on %s://%s:%s", protocol, args.host, args.port)
+    app.run(args.host, args.port, ssl=ssl_context,
+            workers=utils.number_of_sanic_workers())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""scripts/run.py (`make run`): the API only with a token, loopback, a request size limit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+import requests
+
+from scripts.run import (
+    REQUEST_MAX_SIZE,
+    action_server_command,
+    action_server_health,
+    api_args,
+    free_port,
+    server_env,
+    wait_until_up,
+)
+from tests.security.test_action_server import connects, listening
+from tests.servers import BIN, MODEL, ROOT, TRACKER_STORE
+
+CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
+
+
+def test_api_is_on_only_with_a_token() -> None:
+    assert api_args({}) == []
+    assert api_args({"RASA_API_TOKEN": ""}) == []
+    assert api_args({"RASA_API_TOKEN": "s3cret"}) == ["--enable-api", "--auth-token", "s3cret"]
+
+
+def test_servers_get_the_request_size_limit_unless_set() -> None:
+    assert server_env({})["SANIC_REQUEST_MAX_SIZE"] == str(REQUEST_MAX_SIZE) == "262144"
+    assert server_env({"SANIC_REQUEST_MAX_SIZE": "1000"})["SANIC_REQUEST_MAX_SIZE"] == "1000"
+
+
+def test_action_server_is_started_through_the_binding_script() -> None:
+    command = action_server_command(5055)
+    assert command[1].endswith("scripts/action_server.py") and "5055" in command
+    assert action_server_health({}, 5055) == "http://127.0.0.1:5055/health"
+    assert action_server_health({"ACTION_SERVER_HOST": "10.1.2.3"}, 1) == "http://10.1.2.3:1/health"
+    assert action_server_health({"ACTION_SERVER_HOST": "0.0.0.0"}, 1) == "http://127.0.0.1:1/health"
+
+
+class MadeRun:
+    """`scripts/run.py` as `make run` starts it, on free ports and a temporary SQLite file."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port, self.actions_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.endpoints = tmp / "endpoints.yml"
+        text = (ROOT / "endpoints.yml").read_text()
+        assert f"type: {TRACKER_STORE}" in text and "127.0.0.1:5055" in text
+        self.endpoints.write_text(text.replace("127.0.0.1:5055", f"127.0.0.1:{self.actions_port}")
+                                  .replace("db: tracker.db", f"db: {tmp / 'tracker.db'}"))
+
+    def env(self) -> Dict[str, str]:
+        content = self.tmp / "content"
+        shutil.copytree(ROOT / "content", content)
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(CHANNEL_VARIABLES)
+                     and k not in ("RASA_API_TOKEN", "ACTION_SERVER_HOST", "SANIC_REQUEST_MAX_SIZE")}
+        return {**inherited, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` first")
+    run = MadeRun(tmp_path_factory.mktemp("made-run"))
+    with open(run.tmp / "run.log", "w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "python"), "scripts/run.py", "--model", str(MODEL), "--port", str(run.port),
+             "--actions-port", str(run.actions_port), "--web-port", "0",
+             "--endpoints", str(run.endpoints)],
+            cwd=ROOT, env=run.env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        if not wait_until_up(f"{run.base}/", process, 300):
+            pytest.fail(f"scripts/run.py did not start:\n{(run.tmp / 'run.log').read_text()}")
+        yield run
+    finally:
+        process.send_signal(signal.SIGINT)  # run.py stops both servers on Ctrl-C
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_make_run_keeps_the_api_off_without_a_token(made_run: MadeRun) -> None:
+    for path in ("/status", "/version", "/conversations/me/tracker", "/model/parse"):
+        assert requests.get(made_run.base + path, timeout=30).status_code == 404, path
+    assert "HTTP API: off" in (made_run.tmp / "run.log").read_text()
+    reply = requests.post(f"{made_run.base}/webhooks/rest/webhook", timeout=60,
+                          json={"sender": "me", "message": "hi"})
+    assert reply.status_code == 200 and reply.json()
+
+
+def test_make_run_binds_the_action_server_to_loopback(made_run: MadeRun) -> None:
+    assert listening(made_run.actions_port) == {"127.0.0.1"}
+    assert not connects("127.0.0.2", made_run.actions_port)
+
+
+def test_make_run_refuses_oversized_requests(made_run: MadeRun) -> None:
+    url = f"{made_run.base}/webhooks/rest/webhook"
+    big = {"sender": "me", "message": "cramp " * (REQUEST_MAX_SIZE // 6 + 1)}
+    assert requests.post(url, json=big, timeout=60).status_code == 413
+    fits = {"sender": "me", "message": "cramp " * 2000}  # 12 kB: a long message still fits
+    assert requests.post(url, json=fits, timeout=60).status_code == 200
+    assert requests.get(made_run.base + "/", timeout=30).status_code == 200

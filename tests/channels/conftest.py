@@ -43,7 +43,7 @@ SECRETS: Dict[str, str] = {
     "TWILIO_WEBHOOK_URL": "https://bot.example.org/webhooks/whatsapp/webhook",
 }
 CHANNEL_KEYS = [
-    "rest",
+    "connectors.resilience.ResilientRestInput",
     "connectors.telegram.TelegramChannel",
     "connectors.slack.SlackChannel",
     "connectors.facebook.FacebookChannel",

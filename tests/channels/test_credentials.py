@@ -28,6 +28,7 @@ custom.Channel:
 plain.Channel:
   setting: value
 """
+REST = "connectors.resilience.ResilientRestInput"
 TELEGRAM = "connectors.telegram.TelegramChannel"
 SLACK = "connectors.slack.SlackChannel"
 FACEBOOK = "connectors.facebook.FacebookChannel"
@@ -101,7 +102,7 @@ def test_written_file_is_read_by_rasa_with_the_environment(
 
 def test_project_file_without_variables_keeps_only_rest(tmp_path: Path) -> None:
     active, off = active_credentials(PROJECT, {})
-    assert list(active) == ["rest"]
+    assert list(active) == [REST]
     assert off == [TELEGRAM, SLACK, FACEBOOK, WHATSAPP]
 
 
@@ -109,7 +110,7 @@ def test_project_file_with_one_platform_set(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
     target = tmp_path / "credentials.yml"
-    assert write_active_credentials(PROJECT, target, env) == ["rest", SLACK]
+    assert write_active_credentials(PROJECT, target, env) == [REST, SLACK]
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert read_config_file(target)[SLACK] == {
@@ -119,7 +120,7 @@ def test_project_file_with_one_platform_set(tmp_path: Path,
 
 def test_project_file_with_everything_set(tmp_path: Path) -> None:
     active, off = active_credentials(PROJECT, ALL_ENV)
-    assert list(active) == ["rest", TELEGRAM, SLACK, FACEBOOK, WHATSAPP] and off == []
+    assert list(active) == [REST, TELEGRAM, SLACK, FACEBOOK, WHATSAPP] and off == []
 
 
 def test_every_variable_is_documented() -> None:
@@ -139,7 +140,7 @@ def test_cli_reports_channels_on_and_off(tmp_path: Path, monkeypatch: pytest.Mon
     target = tmp_path / "build" / "credentials.yml"
     assert credentials_module.main([str(PROJECT), str(target)]) == 0
     out = capsys.readouterr().out
-    assert f"on:  {TELEGRAM}" in out and "on:  rest" in out
+    assert f"on:  {TELEGRAM}" in out and f"on:  {REST}" in out
     assert f"off: {SLACK} (unset: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)" in out
-    assert list(yaml.safe_load(target.read_text())) == ["rest", TELEGRAM]
+    assert list(yaml.safe_load(target.read_text())) == [REST, TELEGRAM]
     assert credentials_module.main([str(PROJECT)]) == 2

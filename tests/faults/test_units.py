@@ -1,0 +1,200 @@
+"""The pieces the fault tests rely on, without servers: the store and the channel's helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any, List, Tuple
+
+import jsonschema
+import pytest
+import sqlalchemy as sa
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from actions.content_store import default_store
+from connectors import resilience
+from scripts.run import free_port
+from stores import sql_tracker_store
+from stores.sql_tracker_store import ResilientSQLTrackerStore, StorageUnavailable
+
+DOMAIN = Domain.from_dict({"slots": {"topic": {"type": "text", "mappings": [{"type": "custom"}]}},
+                           "intents": ["greet"]})
+
+
+def conversation(sender: str) -> List[Event]:
+    return [ActionExecuted("action_session_start", timestamp=1.0),
+            SessionStarted(timestamp=1.0), ActionExecuted("action_listen", timestamp=1.0),
+            UserUttered("hi", {"name": "greet", "confidence": 0.9}, timestamp=2.0,
+                        message_id="m1"),
+            ActionExecuted("utter_greet", timestamp=2.1),
+            BotUttered("Hello!\n\nGeneral information only.", timestamp=2.2),
+            SlotSet("topic", "causes", timestamp=2.2),
+            ActionExecuted("action_listen", timestamp=2.3)]
+
+
+def rows(db: Path) -> List[Tuple[Any, ...]]:
+    connection = sqlite3.connect(db)
+    try:
+        return connection.execute("SELECT sender_id, type_name, timestamp, intent_name, "
+                                  "action_name, data FROM events ORDER BY id").fetchall()
+    finally:
+        connection.close()
+
+
+def operational_error() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_request() -> None:
+    sql_tracker_store.begin_request()
+
+
+async def test_the_store_writes_and_reads_what_rasas_sql_store_does(tmp_path: Path) -> None:
+    stock = SQLTrackerStore(DOMAIN, db=str(tmp_path / "stock.db"))
+    ours = ResilientSQLTrackerStore(DOMAIN, db=str(tmp_path / "ours.db"))
+    events = conversation("s1")
+    for store in (stock, ours):
+        await store.save(DialogueStateTracker.from_events("s1", events[:5], DOMAIN.slots))
+        await store.save(DialogueStateTracker.from_events("s1", events, DOMAIN.slots))
+        # a second session: only its events are read back
+        later = [*events, ActionExecuted("action_session_start", timestamp=9.0),
+                 SessionStarted(timestamp=9.0), ActionExecuted("action_listen", timestamp=9.0)]
+        await store.save(DialogueStateTracker.from_events("s1", later, DOMAIN.slots))
+    assert rows(tmp_path / "ours.db") == rows(tmp_path / "stock.db")
+    assert len(rows(tmp_path / "ours.db")) == len(events) + 3  # nothing stored twice
+    mine, theirs = await ours.retrieve("s1"), await stock.retrieve("s1")
+    assert mine is not None and theirs is not None
+    assert list(mine.events) == list(theirs.events) and len(mine.events) == 3
+    full = await ours.retrieve_full_tracker("s1")
+    assert full is not None and len(full.events) == len(events) + 3
+    assert await ours.retrieve("nobody") is None
+    with sqlite3.connect(tmp_path / "ours.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_the_store_retries_until_the_database_answers(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    store = ResilientSQLTrackerStore(DOMAIN, db=str(tmp_path / "t.db"), retry_seconds=10)
+    monkeypatch.setattr(sql_tracker_store, "FIRST_BACKOFF_SECONDS", 0.01)
+    original, calls = store._save_once, []
+
+    def flaky(tracker: DialogueStateTracker) -> int:
+        calls.append(1)
+        if len(calls) < 3:
+            raise operational_error()
+        return original(tracker)
+
+    monkeypatch.setattr(store, "_save_once", flaky)
+    await store.save(DialogueStateTracker.from_events("s1", conversation("s1"), DOMAIN.slots))
+    assert len(calls) == 3 and len(rows(tmp_path / "t.db")) == len(conversation("s1"))
+    assert not sql_tracker_store.storage_failed("s1")
+
+
+async def test_an_unreadable_conversation_is_never_overwritten(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    store = ResilientSQLTrackerStore(DOMAIN, db=str(tmp_path / "t.db"), retry_seconds=0.2)
+    await store.save(DialogueStateTracker.from_events("s1", conversation("s1"), DOMAIN.slots))
+    stored = rows(tmp_path / "t.db")
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise operational_error()
+
+    monkeypatch.setattr(store.engine, "connect", refuse)
+    with pytest.raises(StorageUnavailable):
+        await store.retrieve("s1")
+    assert sql_tracker_store.storage_failed("s1")
+    monkeypatch.undo()  # the database is back, but this request read nothing:
+    empty = DialogueStateTracker.from_events("s1", [UserUttered("new")], DOMAIN.slots)
+    with pytest.raises(StorageUnavailable):
+        await store.save(empty)  # Rasa's empty stand-in must not be written
+    assert rows(tmp_path / "t.db") == stored
+    sql_tracker_store.begin_request()  # the next request reads and saves normally
+    tracker = await store.retrieve("s1")
+    assert tracker is not None and not sql_tracker_store.storage_failed("s1")
+
+
+async def test_a_repeated_message_id_gets_the_stored_answer() -> None:
+    tracker = DialogueStateTracker.from_events("s1", conversation("s1"), DOMAIN.slots)
+    answer = await resilience.stored_answer(tracker, "m1", "s1")
+    assert answer == [{"recipient_id": "s1", "text": "Hello!"},
+                      {"recipient_id": "s1", "text": "General information only."}]
+    assert await resilience.stored_answer(tracker, "m2", "s1") is None
+    assert await resilience.stored_answer(None, "m1", "s1") is None
+
+
+def test_the_trouble_answer_carries_the_disclaimer() -> None:
+    messages = resilience.trouble_messages("s1")
+    assert [m["text"] for m in messages] == [resilience.TROUBLE_TEXT, default_store().disclaimer]
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`resilience.install()`, undone after the test."""
+    monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result",
+                        RemoteAction._validate_action_result)
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
+    monkeypatch.setattr(resilience, "_installed", False)
+    assert resilience.install()
+
+
+@pytest.mark.usefixtures("installed")
+def test_action_responses_are_validated_as_rasa_does() -> None:
+    action = RemoteAction("action_x", EndpointConfig("http://127.0.0.1:1/webhook"))
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "topic",
+                                                       "value": "x"}], "responses": []})
+    with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server"):
+        action._validate_action_result({"events": [{"event": "no-such-event"}]})
+
+
+@pytest.mark.usefixtures("installed")
+def test_an_unreachable_action_server_gets_the_trouble_answer() -> None:
+    action = RemoteAction("action_x",
+                          EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook"))
+    tracker = DialogueStateTracker.from_events("s1", conversation("s1"), DOMAIN.slots)
+    nlg = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
+    events = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, DOMAIN))
+    assert len(events) == 1 and isinstance(events[0], BotUttered)
+    assert events[0].text == resilience.trouble_text()
+    assert events[0].metadata == {"fallback": resilience.ACTION_SERVER_FALLBACK}
+
+
+@pytest.mark.parametrize(("body", "ok"), [
+    ({"sender": "s", "message": "hi"}, True), ({"message": "hi"}, True),
+    ({"sender": 5, "message": "hi"}, True), ({"sender": "s", "message": ["x"]}, False),
+    ({"sender": "s"}, False), ({"sender": {"id": "s"}, "message": "hi"}, False),
+    ({"sender": True, "message": "hi"}, False), ([{"message": "hi"}], False), (None, False),
+    ("hello", False)])
+def test_malformed_requests_are_refused_before_processing(body: Any, ok: bool) -> None:
+    class Request:
+        json = body
+
+    assert (resilience.malformed(Request()) is None) == ok  # type: ignore[arg-type]
+
+
+def test_events_are_read_back_as_rasa_reads_them() -> None:
+    from rasa.shared.core.events import deserialise_events as rasa_deserialise
+
+    dumped = [event.as_dict() for event in conversation("s1")]
+    dumped.append({"event": "topic", "topic": "old"})  # skipped by both
+    assert sql_tracker_store.deserialise_events(dumped) == rasa_deserialise(dumped)
+    with pytest.raises(ValueError):
+        sql_tracker_store.deserialise_events([{"event": "no-such-event"}])

@@ -20,9 +20,10 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONHASHSEED := 0
 
-.PHONY: help install spacy train run test lint typecheck unit validate \
+.PHONY: help install spacy train run run-prod test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
-        benchmark lock clean services services-stop check publish rollback content-tests
+        benchmark lock clean services services-stop check publish rollback content-tests inbox \
+        privacy-tests security-tests fault-tests load-benchmark purge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -57,6 +58,12 @@ train: $(MODEL) ## Train if data, config or domain changed since the last model
 run: $(MODEL) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
 	$(BIN)/python scripts/run.py --model "$$($(BIN)/python -m scripts.content.publish --current)"
 
+run-prod: $(MODEL) ## The production profile: local PostgreSQL and Redis, REPLICAS Rasa processes (default 2)
+	bash scripts/services.sh install
+	bash scripts/services.sh start
+	eval "$$(bash scripts/services.sh env)" && $(BIN)/python scripts/run.py --endpoints endpoints.prod.yml \
+	    --replicas $(or $(REPLICAS),2) --model "$$($(BIN)/python -m scripts.content.publish --current)"
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check actions components connectors stores scripts tests
 
@@ -86,6 +93,24 @@ prod-tests: $(MODEL) ## Production profile: atomic Redis lock, two replicas on P
 	bash scripts/services.sh install
 	$(BIN)/python -m pytest tests/prod
 
+privacy-tests: $(MODEL) ## Redaction, "delete my data", retention (SQLite and PostgreSQL)
+	bash scripts/services.sh install
+	$(BIN)/python -m pytest tests/privacy
+
+security-tests: $(MODEL) ## HTTP API token, CORS, localhost binding, 413, malformed-request bursts
+	$(BIN)/python -m pytest tests/security
+
+fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, mid-load
+	bash scripts/services.sh install
+	$(BIN)/python -m pytest tests/faults
+
+load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
+	bash scripts/services.sh install
+	$(BIN)/python scripts/load_benchmark.py --profile both
+
+purge: $(BIN)/.installed ## Delete conversations older than DAYS days (default 30) from the tracker store
+	$(BIN)/python scripts/purge_conversations.py --older-than-days $(or $(DAYS),30)
+
 services: ## Install (if missing) and start local PostgreSQL and Redis for the production profile
 	bash scripts/services.sh install
 	bash scripts/services.sh start
@@ -105,6 +130,9 @@ publish: $(MODEL) ## Load the trained model into the running assistant (needs RA
 rollback: $(BIN)/.installed ## Serve the previously published model again (needs RASA_API_TOKEN)
 	$(BIN)/python -m scripts.content.publish --rollback
 
+inbox: $(BIN)/.installed ## Messages the assistant struggled with; triage them (see docs/content-guide.md)
+	$(BIN)/python -m scripts.content.inbox
+
 content-tests: $(MODEL) ## Tests of make check, the evaluation report, publish and rollback
 	$(BIN)/python -m pytest tests/content
 
@@ -112,7 +140,8 @@ benchmark: $(MODEL) ## Accuracy, baselines, latency and training time
 	$(BIN)/python scripts/benchmark.py --accuracy --latency --training-time
 
 TEST_STEPS := lint typecheck unit validate check train conversation-tests integration-tests \
-              channel-tests browser-tests prod-tests content-tests evaluate
+              channel-tests browser-tests prod-tests privacy-tests security-tests fault-tests \
+              content-tests evaluate
 
 test: $(TEST_STEPS) ## Everything CI runs
 

@@ -5,6 +5,11 @@ Usage: python scripts/run.py --model models/night-cramps.tar.gz [--port 5005] [-
 Messaging channels (Telegram, Slack, Messenger, WhatsApp) are switched on by
 their environment variables; see README. Channels whose variables are unset
 stay off.
+
+Security defaults (docs/privacy-and-security.md): Rasa listens on localhost; its
+HTTP API is on only when $RASA_API_TOKEN is set, and then needs that token; the
+action server binds 127.0.0.1 ($ACTION_SERVER_HOST overrides); request bodies
+over 256 KiB are refused with 413 ($SANIC_REQUEST_MAX_SIZE overrides).
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Mapping, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/, not the root, on the path
     sys.path.insert(0, str(ROOT))
+
+#: Largest request body Rasa accepts (Sanic answers 413 above it). A channel's
+#: webhook payload is a few KiB; a 2,000-character message is under 15 KiB of JSON.
+REQUEST_MAX_SIZE = 256 * 1024
+API_TOKEN_ENV = "RASA_API_TOKEN"
 
 
 def free_port() -> int:
@@ -72,18 +82,53 @@ def cors_origins(web_port: int) -> List[str]:
     return [f"http://localhost:{web_port}", f"http://127.0.0.1:{web_port}"]
 
 
+def server_env(base: Mapping[str, str]) -> Dict[str, str]:
+    """The servers' environment: `base`, with the request size limit unless set."""
+    return {**base, "TF_CPP_MIN_LOG_LEVEL": base.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            "SANIC_REQUEST_MAX_SIZE": base.get("SANIC_REQUEST_MAX_SIZE") or str(REQUEST_MAX_SIZE)}
+
+
+def api_args(env: Mapping[str, str]) -> List[str]:
+    """`rasa run` options for the HTTP API: on, with the token, only if one is set."""
+    token = env.get(API_TOKEN_ENV, "")
+    return ["--enable-api", "--auth-token", token] if token else []
+
+
+def action_server_health(env: Mapping[str, str], port: int) -> str:
+    """The action server's health URL, on the interface it binds."""
+    host = env.get("ACTION_SERVER_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/health"
+
+
+def action_server_command(port: int) -> List[str]:
+    """Starts the action server (bound to 127.0.0.1 unless $ACTION_SERVER_HOST is set)."""
+    return [str(BIN / "python"), str(ROOT / "scripts" / "action_server.py"),
+            "--port", str(port), "--actions", "actions"]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs both servers until Ctrl-C or until one of them exits."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/night-cramps.tar.gz")
     parser.add_argument("--port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--endpoints", default="endpoints.yml",
+                        help="endpoints file (endpoints.prod.yml for the production profile)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="Rasa processes on consecutive ports from --port (more than one "
+                             "needs the production profile: shared tracker and lock stores)")
     parser.add_argument("--web-port", type=int, default=8080,
                         help="port of the demo page with the chat widget (0 = no page)")
     parser.add_argument("--cors", nargs="*", default=None,
                         help="origins allowed to call Rasa from a browser "
                              "(default: $CORS_ORIGINS, else the demo page's origins)")
     args = parser.parse_args(argv)
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
+    if args.replicas > 1 and args.endpoints == "endpoints.yml":
+        parser.error("--replicas above 1 needs shared stores: --endpoints endpoints.prod.yml")
 
     from connectors.credentials import write_active_credentials
     from scripts.serve_web import command as web_command
@@ -94,26 +139,33 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"Channels on: {', '.join(channels)}", flush=True)
     origins = args.cors if args.cors is not None else cors_origins(args.web_port)
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    actions = subprocess.Popen(
-        [str(BIN / "rasa"), "run", "actions", "--port", str(args.actions_port),
-         "--actions", "actions"], cwd=ROOT, env=env)
+    env = server_env(os.environ)
+    api = api_args(env)
+    print("HTTP API: " + ("on, token required" if api else f"off (set {API_TOKEN_ENV} to enable)"),
+          flush=True)
+    actions = subprocess.Popen(action_server_command(args.actions_port), cwd=ROOT, env=env)
     processes = [actions]
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        if not wait_until_up(f"http://localhost:{args.actions_port}/health", actions, 120):
+        if not wait_until_up(action_server_health(env, args.actions_port), actions, 120):
             print("The action server did not start (see its messages above).", file=sys.stderr)
             return 1
-        rasa = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--model", args.model, "--port", str(args.port),
+        ports = [args.port + i for i in range(args.replicas)]
+        replicas = [subprocess.Popen(
+            [str(BIN / "rasa"), "run", "--model", args.model, "--port", str(port),
              "--interface", "localhost", "--credentials", str(credentials),
-             "--endpoints", "endpoints.yml", *(["--cors", *origins] if origins else [])],
-            cwd=ROOT, env=env)
-        processes.append(rasa)
-        if not wait_until_up(f"http://localhost:{args.port}/", rasa, 300):
-            print("Rasa did not start (see its messages above).", file=sys.stderr)
-            return 1
+             "--endpoints", args.endpoints, *(["--cors", *origins] if origins else []), *api],
+            cwd=ROOT, env=env) for port in ports]
+        processes.extend(replicas)
+        for port, rasa in zip(ports, replicas, strict=True):
+            if not wait_until_up(f"http://localhost:{port}/", rasa, 300):
+                print(f"Rasa on port {port} did not start (see its messages above).",
+                      file=sys.stderr)
+                return 1
+        if len(ports) > 1:
+            print(f"Rasa replicas on ports {', '.join(map(str, ports))}; put a reverse proxy "
+                  "in front of them (docs/deployment.md).", flush=True)
         page = ""
         if args.web_port:
             web = subprocess.Popen(

@@ -1,0 +1,33 @@
+"""scripts/run.py's command line: bad replica settings are refused before anything starts."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import List
+
+import pytest
+
+from scripts import run
+
+
+def refuse(argv: List[str], capsys: pytest.CaptureFixture[str],
+           monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs `run.main(argv)`, which must exit 2 without starting a process."""
+    started: List[object] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(argv)
+    assert exit_info.value.code == 2 and started == []
+    return capsys.readouterr().err
+
+
+def test_replicas_need_the_production_profile(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    error = refuse(["--replicas", "2"], capsys, monkeypatch)
+    assert "--endpoints endpoints.prod.yml" in error
+
+
+def test_at_least_one_replica(capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    error = refuse(["--replicas", "0", "--endpoints", "endpoints.prod.yml"], capsys, monkeypatch)
+    assert "at least 1" in error

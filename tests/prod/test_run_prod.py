@@ -1,0 +1,93 @@
+"""`make run-prod`: scripts/run.py with endpoints.prod.yml and two Rasa replicas.
+
+The real local PostgreSQL and Redis (scripts/services.sh), this session's own
+database, the project's endpoints.prod.yml filled from `services.sh env`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+import requests
+
+from scripts.run import free_port, wait_until_up
+from tests.prod.conftest import Services
+from tests.servers import BIN, MODEL, ROOT
+
+CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
+
+
+def bindable(port: int) -> bool:
+    """Whether a server could listen on `port` on loopback now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[str]]:
+    """The base URLs of the two replicas `scripts/run.py --replicas 2` started."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` first")
+    tmp: Path = tmp_path_factory.mktemp("run-prod")
+    port = free_port()
+    while not bindable(port + 1):  # the second replica takes the next port
+        port = free_port()
+    actions_port = free_port()
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(CHANNEL_VARIABLES) and k != "RASA_API_TOKEN"}
+    env = {**inherited, **services.env, "DB_NAME": services.database,
+           "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log_path = tmp / "run.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "python"), "scripts/run.py", "--model", str(MODEL),
+             "--endpoints", "endpoints.prod.yml", "--replicas", "2", "--port", str(port),
+             "--actions-port", str(actions_port), "--web-port", "0"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    bases = [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"]
+    try:
+        for base in bases:
+            if not wait_until_up(f"{base}/", process, 300):
+                pytest.fail(f"scripts/run.py --replicas 2 did not start:\n{log_path.read_text()}")
+        yield bases
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_two_replicas_share_one_conversation_in_postgres(replicas: List[str],
+                                                         services: Services,
+                                                         conversation_id: str) -> None:
+    first, second = replicas
+
+    def say(base: str, text: str) -> List[str]:
+        reply = requests.post(f"{base}/webhooks/rest/webhook", timeout=60,
+                              json={"sender": conversation_id, "message": text})
+        assert reply.status_code == 200
+        return [m.get("text", "") for m in reply.json()]
+
+    causes = say(first, "what causes night time leg cramps")
+    assert causes and any("cramp" in text.lower() for text in causes)
+    # The follow-up only makes sense with the topic the other replica stored.
+    follow_up = " ".join(say(second, "what about in pregnancy?")).lower()
+    assert "pregnan" in follow_up
+    with services.pg() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM events WHERE sender_id = %s AND type_name = 'user' "
+                       "ORDER BY id", (conversation_id,))
+        texts = [row[0] for row in cursor.fetchall()]
+    assert len(texts) == 2 and "what causes" in texts[0] and "pregnancy" in texts[1]

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -92,18 +92,8 @@ def topic_of_payload(payload: str) -> str:
     return entry.id
 
 
-@pytest.fixture(scope="session")
-def recorder() -> Iterator[Recorder]:
-    fake = Recorder().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture(scope="session")
-def channels(tmp_path_factory: pytest.TempPathFactory, recorder: Recorder) -> Iterator[Channels]:
-    tmp = tmp_path_factory.mktemp("channels")
+def all_channels(tmp: Path, recorder: Recorder) -> Tuple[Path, Dict[str, str]]:
+    """Credentials with every channel on, and their variables, pointed at `recorder`."""
     env = {**SECRETS,
            "TELEGRAM_API_BASE": f"{recorder.base}/telegram",
            "SLACK_API_BASE": f"{recorder.base}/slack",
@@ -111,7 +101,13 @@ def channels(tmp_path_factory: pytest.TempPathFactory, recorder: Recorder) -> It
            "TWILIO_API_BASE": f"{recorder.base}/twilio"}
     credentials = tmp / "credentials.yml"
     assert write_active_credentials(ROOT / "credentials.yml", credentials, env) == CHANNEL_KEYS
-    with running_assistant(tmp, credentials=credentials, env=env) as assistant:
+    return credentials, env
+
+
+@pytest.fixture(scope="session")
+def channels(tmp_path_factory: pytest.TempPathFactory, recorder: Recorder) -> Iterator[Channels]:
+    credentials, env = all_channels(tmp_path_factory.mktemp("channels"), recorder)
+    with running_assistant(credentials.parent, credentials=credentials, env=env) as assistant:
         yield Channels(assistant, recorder, env)
 
 

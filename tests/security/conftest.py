@@ -11,35 +11,19 @@ from typing import Iterator, List
 
 import pytest
 
-from connectors.credentials import write_active_credentials
-from tests.channels.conftest import CHANNEL_KEYS, SECRETS, Channels
+from tests.channels.conftest import Channels, all_channels
 from tests.channels.recorder import Recorder
-from tests.servers import ROOT, running_assistant
+from tests.servers import running_assistant
 
 ALLOWED_ORIGIN = "https://chat.example.org"
 JWT_SECRET = "security-test-jwt-secret-of-32-bytes-or-more"
 
 
 @pytest.fixture(scope="session")
-def recorder() -> Iterator[Recorder]:
-    fake = Recorder().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture(scope="session")
 def guarded(tmp_path_factory: pytest.TempPathFactory, recorder: Recorder) -> Iterator[Channels]:
     """The assistant with all channels, the token- and JWT-protected API, and CORS."""
     tmp = tmp_path_factory.mktemp("security")
-    env = {**SECRETS,
-           "TELEGRAM_API_BASE": f"{recorder.base}/telegram",
-           "SLACK_API_BASE": f"{recorder.base}/slack",
-           "FACEBOOK_API_BASE": f"{recorder.base}/facebook/v19.0",
-           "TWILIO_API_BASE": f"{recorder.base}/twilio"}
-    credentials = tmp / "credentials.yml"
-    assert write_active_credentials(ROOT / "credentials.yml", credentials, env) == CHANNEL_KEYS
+    credentials, env = all_channels(tmp, recorder)
     with running_assistant(tmp, credentials=credentials, env=env,
                            rasa_args=("--cors", ALLOWED_ORIGIN, "--jwt-secret", JWT_SECRET)
                            ) as assistant:

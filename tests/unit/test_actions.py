@@ -25,16 +25,6 @@ from actions.safety import SafetyNet
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def store(content_copy: Path) -> YamlContentStore:
-    return YamlContentStore(content_copy, reload_interval=0)
-
-
-@pytest.fixture(scope="module")
-def net() -> SafetyNet:
-    return SafetyNet.from_file(ROOT / "content" / "safety.yml")
-
-
 def tracker(
     text: str,
     intent: str,

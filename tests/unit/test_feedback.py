@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -16,16 +15,6 @@ from actions.feedback import CHOICES, QUESTION, should_ask, topics_answered
 from actions.safety import SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def store(content_copy: Path) -> YamlContentStore:
-    return YamlContentStore(content_copy, reload_interval=0)
-
-
-@pytest.fixture(scope="module")
-def net() -> SafetyNet:
-    return SafetyNet.from_file(ROOT / "content" / "safety.yml")
 
 
 def slot(name: str, value: Any) -> Dict[str, Any]:

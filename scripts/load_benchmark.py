@@ -5,8 +5,9 @@ Usage:
     python scripts/load_benchmark.py --profile prod               # PostgreSQL + Redis, 1 vs 2
     python scripts/load_benchmark.py --profile both --output results/load.json
 
-**Default profile** (endpoints.yml: SQLite tracker store, one Rasa process, one
-action server). Our assistant and Rasa's stock `rasa init` assistant (its own
+**Default profile** (endpoints.yml: SQLite tracker store and SQLite lock store,
+Rasa with the workers `make run` gives it, `SANIC_WORKERS` (2), one action server).
+Our assistant and Rasa's stock `rasa init` assistant (its own
 data, domain, config and action server; its stock SQL tracker store on SQLite)
 run side by side and are measured in the same run, interleaved so both see the
 same background load:
@@ -73,7 +74,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from connectors.credentials import write_active_credentials  # noqa: E402
-from scripts.run import free_port, wait_until_up  # noqa: E402
+from scripts.run import free_port, wait_until_up, workers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
@@ -277,6 +278,9 @@ def project_endpoints(source: Path, action_url: str, db: Path,
     if tracker_store_type:
         store["type"] = tracker_store_type
     data["action_endpoint"], data["tracker_store"] = action, store
+    lock_store = data.get("lock_store")
+    if isinstance(lock_store, dict) and "db" in lock_store:  # an SQLite lock file
+        data["lock_store"] = {**lock_store, "db": str(db.with_name(f"{db.stem}-locks.db"))}
     return str(yaml.safe_dump(data, sort_keys=False))
 
 
@@ -623,7 +627,7 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
         db = tmp / "ours.db"
         launch("ours", MODEL, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@", db,
                                                       args.tracker_store),
-               ours_credentials, "actions", {}, db)
+               ours_credentials, "actions", {"SANIC_WORKERS": workers(os.environ, 1)}, db)
         if args.before:
             before_credentials = tmp / "before-credentials.yml"
             before_credentials.write_text("rest:\n")

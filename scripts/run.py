@@ -35,6 +35,8 @@ if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/, not the 
 #: webhook payload is a few KiB; a 2,000-character message is under 15 KiB of JSON.
 REQUEST_MAX_SIZE = 256 * 1024
 API_TOKEN_ENV = "RASA_API_TOKEN"
+#: Rasa worker processes per server (one per core of the 2-core target machine).
+DEFAULT_WORKERS = 2
 
 
 def free_port() -> int:
@@ -86,6 +88,22 @@ def server_env(base: Mapping[str, str]) -> Dict[str, str]:
     """The servers' environment: `base`, with the request size limit unless set."""
     return {**base, "TF_CPP_MIN_LOG_LEVEL": base.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             "SANIC_REQUEST_MAX_SIZE": base.get("SANIC_REQUEST_MAX_SIZE") or str(REQUEST_MAX_SIZE)}
+
+
+def workers(env: Mapping[str, str], replicas: int) -> str:
+    """`SANIC_WORKERS` for each Rasa process.
+
+    $SANIC_WORKERS if set; else 1 per replica when there are several (the replicas
+    use the cores), 1 when the HTTP API is on (`make publish` loads a model into the
+    one worker its request reaches, so every worker must be that one), and
+    `DEFAULT_WORKERS` otherwise. Rasa runs one worker whatever this says when the
+    endpoints file has no lock store shared between processes.
+    """
+    if env.get("SANIC_WORKERS"):
+        return env["SANIC_WORKERS"]
+    if replicas > 1 or env.get(API_TOKEN_ENV):
+        return "1"
+    return str(DEFAULT_WORKERS)
 
 
 def api_args(env: Mapping[str, str]) -> List[str]:
@@ -140,9 +158,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     origins = args.cors if args.cors is not None else cors_origins(args.web_port)
 
     env = server_env(os.environ)
+    env["SANIC_WORKERS"] = workers(env, args.replicas)
     api = api_args(env)
     print("HTTP API: " + ("on, token required" if api else f"off (set {API_TOKEN_ENV} to enable)"),
           flush=True)
+    print(f"Rasa workers per server: {env['SANIC_WORKERS']}", flush=True)
     actions = subprocess.Popen(action_server_command(args.actions_port), cwd=ROOT, env=env)
     processes = [actions]
     signal.signal(signal.SIGINT, signal.default_int_handler)

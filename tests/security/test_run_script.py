@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -57,14 +59,16 @@ class MadeRun:
         text = (ROOT / "endpoints.yml").read_text()
         assert f"type: {TRACKER_STORE}" in text and "127.0.0.1:5055" in text
         self.endpoints.write_text(text.replace("127.0.0.1:5055", f"127.0.0.1:{self.actions_port}")
-                                  .replace("db: tracker.db", f"db: {tmp / 'tracker.db'}"))
+                                  .replace("db: tracker.db", f"db: {tmp / 'tracker.db'}")
+                                  .replace("db: locks.db", f"db: {tmp / 'locks.db'}"))
 
     def env(self) -> Dict[str, str]:
         content = self.tmp / "content"
         shutil.copytree(ROOT / "content", content)
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith(CHANNEL_VARIABLES)
-                     and k not in ("RASA_API_TOKEN", "ACTION_SERVER_HOST", "SANIC_REQUEST_MAX_SIZE")}
+                     and k not in ("RASA_API_TOKEN", "ACTION_SERVER_HOST", "SANIC_REQUEST_MAX_SIZE",
+                                   "SANIC_WORKERS")}
         return {**inherited, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -114,3 +118,30 @@ def test_make_run_refuses_oversized_requests(made_run: MadeRun) -> None:
     fits = {"sender": "me", "message": "cramp " * 2000}  # 12 kB: a long message still fits
     assert requests.post(url, json=fits, timeout=60).status_code == 200
     assert requests.get(made_run.base + "/", timeout=30).status_code == 200
+
+
+def test_make_run_serialises_a_conversation_across_its_workers(made_run: MadeRun) -> None:
+    """Messages of one conversation sent at once: each is answered before the next is read.
+
+    `make run` starts two Rasa workers sharing the SQLite lock store; without a
+    shared lock, two workers would handle the same conversation at once and
+    interleave or lose events.
+    """
+    rasa = subprocess.run(["pgrep", "-f", "--", f"rasa run .*--port {made_run.port} "],
+                          capture_output=True, text=True, check=False).stdout.split()
+    assert len(rasa) == 3, rasa  # Sanic's main process and run.py's default of 2 workers
+    url = f"{made_run.base}/webhooks/rest/webhook"
+    texts = [f"what causes night leg cramps {n}" for n in range(8)]
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        replies = list(pool.map(lambda text: requests.post(
+            url, json={"sender": "burst", "message": text}, timeout=120), texts))
+    assert all(reply.status_code == 200 and reply.json() for reply in replies)
+    with sqlite3.connect(made_run.tmp / "tracker.db") as db:
+        kinds = [kind for (kind,) in db.execute(
+            "SELECT type_name FROM events WHERE sender_id = 'burst' ORDER BY id")]
+    users = [i for i, kind in enumerate(kinds) if kind == "user"]
+    assert len(users) == len(texts)
+    for start, end in zip(users, [*users[1:], len(kinds)], strict=True):
+        assert "bot" in kinds[start:end]  # answered before the next message was read
+    assert sqlite3.connect(made_run.tmp / "locks.db").execute(
+        "SELECT count(*) FROM lock_tickets").fetchone() == (0,)

@@ -31,3 +31,13 @@ def test_at_least_one_replica(capsys: pytest.CaptureFixture[str],
                               monkeypatch: pytest.MonkeyPatch) -> None:
     error = refuse(["--replicas", "0", "--endpoints", "endpoints.prod.yml"], capsys, monkeypatch)
     assert "at least 1" in error
+
+
+def test_one_server_gets_two_workers_and_replicas_one_each() -> None:
+    assert run.workers({}, 1) == "2"
+    assert run.workers({}, 3) == "1"
+    assert run.workers({"SANIC_WORKERS": "4"}, 1) == "4"
+
+
+def test_one_worker_when_models_are_published_through_the_api() -> None:
+    assert run.workers({"RASA_API_TOKEN": "s3cret"}, 1) == "1"

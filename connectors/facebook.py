@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse
 from connectors.choices import Choice, choice_value
 from connectors.outbound import post
 from connectors.output import NativeOutput, with_numbered_choices
-from connectors.recent import RecentIds
+from connectors.recent import recent_ids
 from connectors.rendering import MESSENGER_LIMIT, PLAIN, shorten
 from connectors.signatures import facebook_signature_valid, same_secret
 from connectors.webhooks import (
@@ -177,7 +177,7 @@ class FacebookChannel(FacebookInput):
         """
         super().__init__(fb_verify, fb_secret, fb_access_token)
         self.api_base = api_base
-        self.recent = RecentIds()
+        self.recent = recent_ids()
 
     def get_output_channel(self) -> MessengerOutput:
         """The Send API output channel."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable, Optional
 
 
@@ -56,3 +60,80 @@ class RecentIds:
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
         return False
+
+
+class SharedRecentIds:
+    """`RecentIds` kept in an SQLite file, shared by the Rasa processes of one machine.
+
+    `make run` starts two Rasa workers: a platform's retry can reach the other
+    worker than the first delivery, so the memory must be common to both. Each
+    check is one `BEGIN IMMEDIATE` transaction (atomic across processes).
+    """
+
+    def __init__(self, path: Path, size: int = 4096, ttl: float = 3600.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        """Opens (creating if needed) the file.
+
+        Args:
+            path: The SQLite file.
+            size: The most ids remembered at once.
+            ttl: How long an id is remembered, in seconds.
+            clock: The time source, the same in every process (wall-clock seconds).
+        """
+        self.path = path
+        self._size = size
+        self._ttl = ttl
+        self._clock = clock
+        self._pid = -1
+        self._connection: Optional[sqlite3.Connection] = None
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._connect().execute("CREATE TABLE IF NOT EXISTS delivery_ids "
+                                "(key TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        """This process's connection (a new one after a fork)."""
+        if self._connection is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                               check_same_thread=False)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+        return self._connection
+
+    def __len__(self) -> int:
+        """How many ids are remembered."""
+        (count,) = self._connect().execute("SELECT count(*) FROM delivery_ids").fetchone()
+        return int(count)
+
+    def seen_before(self, key: Optional[str]) -> bool:
+        """Whether `key` was delivered recently, to any process; remembers it if not."""
+        if not key:
+            return False
+        now = self._clock()
+        with self._lock:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("DELETE FROM delivery_ids WHERE seen_at < ?",
+                                   (now - self._ttl,))
+                inserted = connection.execute(
+                    "INSERT OR IGNORE INTO delivery_ids (key, seen_at) VALUES (?, ?)",
+                    (key, now)).rowcount
+                connection.execute(
+                    "DELETE FROM delivery_ids WHERE key IN (SELECT key FROM delivery_ids "
+                    "ORDER BY seen_at DESC LIMIT -1 OFFSET ?)", (self._size,))
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        return inserted == 0
+
+
+#: The SQLite file of the shared memory; unset: each process remembers on its own.
+SHARED_FILE_ENV = "DELIVERY_IDS_DB"
+
+
+def recent_ids() -> RecentIds | SharedRecentIds:
+    """The channels' memory: shared through $DELIVERY_IDS_DB if set, else in-process."""
+    path = os.environ.get(SHARED_FILE_ENV)
+    return SharedRecentIds(Path(path)) if path else RecentIds()

@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 from connectors.choices import Choice, choice_value
 from connectors.outbound import PlatformError, post
 from connectors.output import NativeOutput
-from connectors.recent import RecentIds
+from connectors.recent import recent_ids
 from connectors.rendering import SLACK_LIMIT, SLACK_MRKDWN, shorten
 from connectors.webhooks import (
     OnNewMessage,
@@ -170,7 +170,7 @@ class SlackChannel(SlackInput):
         """
         super().__init__(*args, **kwargs)
         self.api_base = api_base
-        self.recent = RecentIds()
+        self.recent = recent_ids()
 
     def get_output_channel(
         self, channel: Optional[str] = None, thread_id: Optional[str] = None

@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 from connectors.choices import Choice, choice_value
 from connectors.outbound import PlatformError, post
 from connectors.output import NativeOutput
-from connectors.recent import RecentIds
+from connectors.recent import recent_ids
 from connectors.rendering import TELEGRAM_HTML, TELEGRAM_LIMIT
 from connectors.signatures import same_secret
 from connectors.webhooks import (
@@ -201,7 +201,7 @@ class TelegramChannel(TelegramInput):
         super().__init__(access_token, verify=None, webhook_url=None, debug_mode=False)
         self.secret_token = secret_token
         self.api_base = api_base
-        self.recent = RecentIds()
+        self.recent = recent_ids()
 
     def get_output_channel(self) -> TelegramOutput:
         """The output channel (Rasa's would register the webhook over the network)."""

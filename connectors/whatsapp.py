@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 from connectors.choices import Choice
 from connectors.outbound import post
 from connectors.output import NativeOutput
-from connectors.recent import RecentIds
+from connectors.recent import recent_ids
 from connectors.rendering import WHATSAPP, WHATSAPP_LIMIT
 from connectors.signatures import twilio_signature_valid
 from connectors.webhooks import (
@@ -139,7 +139,7 @@ class WhatsAppChannel(TwilioInput):
                          debug_mode=False)
         self.webhook_url = webhook_url
         self.api_base = api_base
-        self.recent = RecentIds()
+        self.recent = recent_ids()
 
     def get_output_channel(self) -> WhatsAppOutput:
         """The Messages API output channel."""

@@ -159,6 +159,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     env = server_env(os.environ)
     env["SANIC_WORKERS"] = workers(env, args.replicas)
+    # Duplicate webhook deliveries are remembered across workers and replicas.
+    env.setdefault("DELIVERY_IDS_DB", str(ROOT / "build" / "delivery_ids.db"))
     api = api_args(env)
     print("HTTP API: " + ("on, token required" if api else f"off (set {API_TOKEN_ENV} to enable)"),
           flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Dict
 
@@ -12,7 +13,7 @@ import pytest
 from multidict import MultiDict
 from rasa.core.channels.slack import SlackInput
 
-from connectors.recent import RecentIds
+from connectors.recent import RecentIds, SharedRecentIds, recent_ids
 from connectors.signatures import (
     facebook_signature,
     facebook_signature_valid,
@@ -130,3 +131,32 @@ def test_recent_ids_drop_duplicates_within_size_and_time() -> None:
     now[0] = 61.0
     assert not recent.seen_before("d")  # expired
     assert len(recent) == 1
+
+
+def test_shared_recent_ids_drop_duplicates_within_size_and_time(tmp_path: Path) -> None:
+    now = [1000.0]
+    recent = SharedRecentIds(tmp_path / "ids.db", size=3, ttl=60, clock=lambda: now[0])
+    assert not recent.seen_before("a")
+    assert recent.seen_before("a")
+    assert not recent.seen_before(None) and not recent.seen_before("")
+    for key in ("b", "c", "d"):
+        now[0] += 1
+        assert not recent.seen_before(key)
+    assert len(recent) == 3
+    assert not recent.seen_before("a")  # pushed out by size
+    now[0] += 61
+    assert not recent.seen_before("d")  # expired
+    assert len(recent) == 1
+
+
+def test_a_retry_reaching_another_process_is_a_duplicate(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Each worker has its own memory object; they share the file $DELIVERY_IDS_DB names."""
+    monkeypatch.setenv("DELIVERY_IDS_DB", str(tmp_path / "build" / "ids.db"))
+    first_worker, second_worker = recent_ids(), recent_ids()
+    assert isinstance(first_worker, SharedRecentIds)
+    assert not first_worker.seen_before("Ev123")
+    assert second_worker.seen_before("Ev123")
+    monkeypatch.delenv("DELIVERY_IDS_DB")
+    assert isinstance(recent_ids(), RecentIds)

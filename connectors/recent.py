@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Optional
+
+from stores.sqlite_file import SQLiteFile
 
 
 class RecentIds:
@@ -84,25 +84,13 @@ class SharedRecentIds:
         self._size = size
         self._ttl = ttl
         self._clock = clock
-        self._pid = -1
-        self._connection: Optional[sqlite3.Connection] = None
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._connect().execute("CREATE TABLE IF NOT EXISTS delivery_ids "
-                                "(key TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        """This process's connection (a new one after a fork)."""
-        if self._connection is None or self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                               check_same_thread=False)
-            self._connection.execute("PRAGMA journal_mode=WAL")
-        return self._connection
+        self._file = SQLiteFile(path, "CREATE TABLE IF NOT EXISTS delivery_ids "
+                                      "(key TEXT PRIMARY KEY, seen_at REAL NOT NULL);")
 
     def __len__(self) -> int:
         """How many ids are remembered."""
-        (count,) = self._connect().execute("SELECT count(*) FROM delivery_ids").fetchone()
+        (count,) = self._file.connection().execute(
+            "SELECT count(*) FROM delivery_ids").fetchone()
         return int(count)
 
     def seen_before(self, key: Optional[str]) -> bool:
@@ -110,22 +98,15 @@ class SharedRecentIds:
         if not key:
             return False
         now = self._clock()
-        with self._lock:
-            connection = self._connect()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.execute("DELETE FROM delivery_ids WHERE seen_at < ?",
-                                   (now - self._ttl,))
-                inserted = connection.execute(
-                    "INSERT OR IGNORE INTO delivery_ids (key, seen_at) VALUES (?, ?)",
-                    (key, now)).rowcount
-                connection.execute(
-                    "DELETE FROM delivery_ids WHERE key IN (SELECT key FROM delivery_ids "
-                    "ORDER BY seen_at DESC LIMIT -1 OFFSET ?)", (self._size,))
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        with self._file.transaction() as connection:
+            connection.execute("DELETE FROM delivery_ids WHERE seen_at < ?",
+                               (now - self._ttl,))
+            inserted = connection.execute(
+                "INSERT OR IGNORE INTO delivery_ids (key, seen_at) VALUES (?, ?)",
+                (key, now)).rowcount
+            connection.execute(
+                "DELETE FROM delivery_ids WHERE key IN (SELECT key FROM delivery_ids "
+                "ORDER BY seen_at DESC LIMIT -1 OFFSET ?)", (self._size,))
         return inserted == 0
 
 

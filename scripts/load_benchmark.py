@@ -74,7 +74,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from connectors.credentials import write_active_credentials  # noqa: E402
-from scripts.run import free_port, wait_until_up, workers  # noqa: E402
+from scripts.run import free_port, stop, wait_until_up, workers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
@@ -223,16 +223,8 @@ class Group:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        """Stops every process (SIGTERM, then SIGKILL after 30 s)."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+        """Stops every process (SIGTERM, then SIGKILL after 15 s)."""
+        stop(self.processes)
 
 
 def server_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:

@@ -25,24 +25,21 @@ network file system. Across machines, use the production profile's Redis store.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from stores.sqlite_file import SQLiteFile
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_DB = "locks.db"
-#: Seconds a transaction waits for another process's before failing.
-BUSY_TIMEOUT_SECONDS = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lock_tickets (
@@ -73,33 +70,7 @@ class SQLiteLockStore(LockStore):
         if endpoint_config is not None:
             db = str(endpoint_config.kwargs.get("db") or DEFAULT_DB)
         self.path = Path(db)
-        self._local = threading.local()
-        self._pid = os.getpid()
-        self._connection().executescript(_SCHEMA)
-
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection (a new one after a fork: workers never share one)."""
-        connection: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
-        if connection is None or self._pid != os.getpid():
-            self._pid = os.getpid()
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
-                                         isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-        return connection
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: holds SQLite's write lock from the start."""
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        self._file = SQLiteFile(self.path, _SCHEMA)
 
     @staticmethod
     def _prune(connection: sqlite3.Connection, conversation_id: str, now: float) -> None:
@@ -108,7 +79,7 @@ class SQLiteLockStore(LockStore):
 
     def get_lock(self, conversation_id: str) -> Optional[TicketLock]:
         """The conversation's tickets as Rasa's `TicketLock`, or None if it holds none."""
-        rows = self._connection().execute(
+        rows = self._file.connection().execute(
             "SELECT number, expires FROM lock_tickets WHERE conversation_id = ? "
             "ORDER BY number", (conversation_id,)).fetchall()
         if not rows:
@@ -117,13 +88,13 @@ class SQLiteLockStore(LockStore):
 
     def delete_lock(self, conversation_id: str) -> None:
         """Drops every ticket of the conversation."""
-        with self._transaction() as connection:
+        with self._file.transaction() as connection:
             connection.execute("DELETE FROM lock_tickets WHERE conversation_id = ?",
                                (conversation_id,))
 
     def save_lock(self, lock: TicketLock) -> None:
         """Replaces the conversation's tickets with `lock`'s (unused by Rasa's flow here)."""
-        with self._transaction() as connection:
+        with self._file.transaction() as connection:
             connection.execute("DELETE FROM lock_tickets WHERE conversation_id = ?",
                                (lock.conversation_id,))
             connection.executemany(
@@ -141,7 +112,7 @@ class SQLiteLockStore(LockStore):
         """
         try:
             now = time.time()
-            with self._transaction() as connection:
+            with self._file.transaction() as connection:
                 self._prune(connection, conversation_id, now)
                 connection.execute(
                     "INSERT INTO lock_counters (conversation_id, last) VALUES (?, 1) "
@@ -159,12 +130,12 @@ class SQLiteLockStore(LockStore):
 
     def update_lock(self, conversation_id: str) -> None:
         """Drops the conversation's expired tickets."""
-        with self._transaction() as connection:
+        with self._file.transaction() as connection:
             self._prune(connection, conversation_id, time.time())
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         """Removes the ticket (and expired ones)."""
-        with self._transaction() as connection:
+        with self._file.transaction() as connection:
             self._prune(connection, conversation_id, time.time())
             connection.execute(
                 "DELETE FROM lock_tickets WHERE conversation_id = ? AND number = ?",

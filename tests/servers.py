@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 import requests
 
 from connectors.credentials import write_active_credentials
-from scripts.run import action_server_command, free_port, server_env, wait_until_up
+from scripts.run import action_server_command, free_port, server_env, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -63,15 +63,7 @@ class Assistant:
 
     def stop(self) -> None:
         """Stops Rasa and the action server (idempotent)."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(self.processes)
 
 
 @contextlib.contextmanager

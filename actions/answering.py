@@ -87,7 +87,7 @@ class StoreAction(Action, ABC):
         """
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
-        if intent == URGENT_INTENT or self.safety_net.red_flags(message.get("text")):
+        if intent == URGENT_INTENT or self.safety_net.red_flags_of(message):
             return self.send_topic(dispatcher, URGENT_TOPIC)
         events = self.respond(dispatcher, tracker)
         ask_for_feedback(dispatcher, tracker.events or [], events)

@@ -9,13 +9,20 @@ concepts out of `of` to be present.
 
 Both the NLU pipeline (components/red_flag_guard.py) and the action server use
 this module, so a red flag can never get an ordinary FAQ answer, whatever the
-classifier says.
+classifier says. The guard records its verdict in the parse data
+(`CHECK_KEY`, with the `SafetyNet.fingerprint` of the rules it used); the action
+server reuses that verdict when its own rules have the same fingerprint, and
+checks the text itself otherwise (a message that skipped NLU, such as a button
+payload, or rules edited since the model was loaded).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
@@ -58,8 +65,17 @@ def _token_patterns(nlp: spacy.language.Language, term: str) -> List[Dict[str, A
     return pattern
 
 
+#: Parse-data key where the NLU guard records its red-flag check:
+#: ``{"rules": <SafetyNet.fingerprint>, "flags": [<red flag names>]}``.
+CHECK_KEY = "red_flag_check"
+
+
 class RuleMatcher:
     """Finds concepts with a spaCy `Matcher` and evaluates rules over them."""
+
+    #: How many recent texts keep their concepts (an answer checks one text twice:
+    #: red flags, then requests for a dose or diagnosis).
+    CACHE_SIZE = 64
 
     def __init__(
         self, nlp: spacy.language.Language, concepts: Mapping[str, Sequence[str]]
@@ -72,14 +88,26 @@ class RuleMatcher:
         """
         self._nlp = nlp
         self._matcher = Matcher(nlp.vocab)
+        self._recent: OrderedDict[str, FrozenSet[str]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         for name, terms in concepts.items():
             self._matcher.add(name, [_token_patterns(nlp, term) for term in terms])
 
     def concepts_in(self, text: str) -> FrozenSet[str]:
         """Returns the names of the concepts the text mentions."""
+        with self._recent_lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return found
         doc = self._nlp.make_doc(text)
         vocab = self._nlp.vocab.strings
-        return frozenset(vocab[match_id] for match_id, _, _ in self._matcher(doc))
+        found = frozenset(vocab[match_id] for match_id, _, _ in self._matcher(doc))
+        with self._recent_lock:
+            self._recent[text] = found
+            if len(self._recent) > self.CACHE_SIZE:
+                self._recent.popitem(last=False)
+        return found
 
     def match(self, text: str, rules: Mapping[str, Sequence[Alternative]]) -> List[str]:
         """Returns the names of the rules the text triggers, in rule order."""
@@ -141,6 +169,7 @@ class SafetyNet:
         self._matcher = RuleMatcher(nlp, concepts)
         self._red_flags = dict(red_flags)
         self._personal_advice = dict(personal_advice)
+        self.fingerprint = fingerprint(concepts, self._red_flags, self._personal_advice)
 
     @classmethod
     def from_file(cls, path: Path) -> SafetyNet:
@@ -173,9 +202,36 @@ class SafetyNet:
         """Names of the red flags in the text (empty when none)."""
         return self._matcher.match(text or "", self._red_flags)
 
+    def red_flags_of(self, message: Mapping[str, Any]) -> List[str]:
+        """Names of the red flags in a parsed message (`tracker.latest_message`).
+
+        The NLU guard's recorded verdict when it used these same rules; otherwise
+        the message's text is checked here.
+        """
+        check = message.get(CHECK_KEY)
+        if (isinstance(check, dict) and check.get("rules") == self.fingerprint
+                and isinstance(check.get("flags"), list)):
+            return [str(flag) for flag in check["flags"]]
+        return self.red_flags(message.get("text"))
+
+    def check(self, text: Optional[str]) -> Dict[str, Any]:
+        """The red-flag verdict on `text`, as the NLU guard records it under `CHECK_KEY`."""
+        return {"rules": self.fingerprint, "flags": self.red_flags(text)}
+
     def personal_advice(self, text: Optional[str]) -> List[str]:
         """`dose` and/or `diagnosis` when the text asks for one (empty otherwise)."""
         return self._matcher.match(text or "", self._personal_advice)
+
+
+def fingerprint(concepts: Mapping[str, Sequence[str]],
+                *rule_sets: Mapping[str, Sequence[Alternative]]) -> str:
+    """A short hash of the concepts and rules: equal only for the same safety rules."""
+    rules = [{name: [[[sorted(req.concepts), req.minimum] for req in alternative]
+                     for alternative in alternatives]
+              for name, alternatives in rule_set.items()} for rule_set in rule_sets]
+    canonical = json.dumps({"concepts": {name: list(terms) for name, terms in concepts.items()},
+                            "rules": rules}, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 _default_net: Optional[SafetyNet] = None

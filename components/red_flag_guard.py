@@ -4,7 +4,10 @@ It runs last in the pipeline, after the intent classifier and the
 FallbackClassifier. When the deterministic safety net (actions/safety.py) finds a
 red-flag symptom in the message, the intent becomes `report_urgent_symptoms` with
 full confidence, so dialogue management sends the urgent-care answer whatever the
-classifier thought. Messages without a red flag pass through untouched.
+classifier thought. Messages without a red flag keep their classification.
+Every message also gets the guard's verdict under `red_flag_check` (the rules'
+fingerprint and the flags found, never any text), which the action server
+reuses instead of matching the same text against the same rules again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.safety import SafetyNet
+from actions.safety import CHECK_KEY, SafetyNet
 
 URGENT_INTENT = "report_urgent_symptoms"
 RED_FLAGS_KEY = "red_flags"
@@ -63,9 +66,11 @@ class RedFlagGuard(GraphComponent):
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Overrides the intent of every message that names a red flag."""
+        """Records the check on every message; overrides the intent on a red flag."""
         for message in messages:
-            flags = self._net.red_flags(message.get(TEXT))
+            check = self._net.check(message.get(TEXT))
+            message.set(CHECK_KEY, check, add_to_output=True)
+            flags = check["flags"]
             if not flags:
                 continue
             forced = {"name": self._intent, "confidence": 1.0}

@@ -27,15 +27,19 @@
   answer is returned instead of processing the message a second time. The check
   costs one read of the tracker, so it is only made when an id is sent.
 
-Installing the channel also makes two changes to how Rasa calls the action
-server, which took most of the time of a turn (profiled with py-spy; see
-docs/performance.md):
+Installing the channel also changes how Rasa runs a turn, where profiling with
+py-spy found most of its time going (see docs/performance.md):
 
 - `RemoteAction._validate_action_result` calls `jsonschema.validate`, which
   first checks Rasa's large event schema against the JSON Schema meta-schema on
-  every call (about 15 ms per action call here, more than NLU). The wrapper
-  checks the schema once and validates each response with the same validator,
-  raising the same errors.
+  every call (about 15 ms per action call here, more than NLU), then tries each
+  event against all 23 event shapes. The wrapper checks the schema once and
+  validates each event against the one shape its `event` field names
+  (`ResponseValidator`, same verdict); a response that fails goes through Rasa's
+  own validation, for the same errors.
+- Models are loaded with `connectors.graph_runner.SequentialGraphRunner`, which
+  runs the graph's nodes in a cached order instead of scheduling them with dask
+  on every prediction.
 - `EndpointConfig.request` opens a new HTTP session, and so a new TCP
   connection, per call; sessions now share one connection pool per event loop
   (`keepalive_timeout` below the 5 s after which Sanic servers close idle
@@ -77,6 +81,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.content_store import default_store
+from connectors import graph_runner
 from stores.sql_tracker_store import begin_request, storage_failed
 
 logger = logging.getLogger(__name__)
@@ -113,27 +118,56 @@ def trouble_messages(recipient_id: str) -> List[Dict[str, Any]]:
 
 # --- the changes to Rasa's action calls --------------------------------------------------
 
-def _response_validator() -> Any:
-    """A validator for Rasa's action-server response schema, checked once."""
-    schema = RemoteAction.action_response_format_spec()
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    return validator_class(schema)
+class ResponseValidator:
+    """Checks action-server responses against Rasa's schema, one event type at a time.
+
+    Rasa's schema (`RemoteAction.action_response_format_spec`) lists the 23 event
+    types under `oneOf`, so a full validation tries every event against all 23
+    shapes. Each shape requires its own constant `event` name, so an event can
+    only ever match the shape named by its `event` field: validating it against
+    that shape alone gives the same verdict. Anything that fails this check, or
+    names an unknown event type, is validated again in full, for Rasa's own error.
+    """
+
+    def __init__(self) -> None:
+        """Checks Rasa's schema once and builds one validator per event type."""
+        schema = RemoteAction.action_response_format_spec()
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+        self.full = validator_class(schema)
+        events = schema["properties"]["events"]
+        items = events["items"]
+        outer = {key: value for key, value in schema.items() if key != "properties"}
+        self.envelope = validator_class({
+            **outer, "properties": {**schema["properties"],
+                                    "events": {**events, "items": {"type": "object"}}}})
+        self.by_type: Dict[str, Any] = {}
+        for shape in items["oneOf"]:
+            name = shape["properties"]["event"]["const"]
+            single = {key: value for key, value in items.items() if key != "oneOf"}
+            self.by_type[name] = validator_class({**single, "allOf": [shape]})
+
+    def is_valid(self, result: Any) -> bool:
+        """Whether `result` satisfies Rasa's response schema."""
+        if not self.envelope.is_valid(result):
+            return False
+        for event in result.get("events") or ():
+            validator = self.by_type.get(event.get("event"))
+            if validator is None or not validator.is_valid(event):
+                return bool(self.full.is_valid(result))
+        return True
 
 
-def _validate_action_result(validator: Any) -> Callable[[RemoteAction, Dict[str, Any]], bool]:
-    """`RemoteAction._validate_action_result` without re-checking the schema each call."""
+def _validate_action_result(validator: ResponseValidator
+                            ) -> Callable[[RemoteAction, Dict[str, Any]], bool]:
+    """`RemoteAction._validate_action_result`, checking each event against its own type."""
     original = RemoteAction._validate_action_result
 
     def validate(self: RemoteAction, result: Dict[str, Any]) -> bool:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(result))
-        if error is None:
+        if validator.is_valid(result):
             return True
-        try:  # Rasa's own handling, for the same message and exception
-            return bool(original(self, result))
-        except jsonschema.ValidationError:
-            raise
-        raise error  # pragma: no cover - the full validation found the same error
+        # Rasa's own validation, for its message and exception.
+        return bool(original(self, result))
 
     return validate
 
@@ -217,7 +251,8 @@ def install() -> bool:
                            "fallback and call optimisations are off.", rasa.__version__)
             return False
         RemoteAction._validate_action_result = _validate_action_result(  # type: ignore
-            _response_validator())
+            ResponseValidator())
+        graph_runner.install()
         RemoteAction.run = _run_with_fallback(RemoteAction.run)  # type: ignore[method-assign]
         rasa_endpoints.EndpointConfig.session = _pooled_session  # type: ignore[method-assign]
         _installed = True

@@ -9,6 +9,7 @@ from typing import Any, List, Tuple
 
 import jsonschema
 import pytest
+import rasa.core.processor
 import sqlalchemy as sa
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
@@ -152,6 +153,8 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RemoteAction, "_validate_action_result",
                         RemoteAction._validate_action_result)
     monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
+    monkeypatch.setattr(rasa.core.processor, "DaskGraphRunner",
+                        rasa.core.processor.DaskGraphRunner)
     monkeypatch.setattr(resilience, "_installed", False)
     assert resilience.install()
 
@@ -163,6 +166,37 @@ def test_action_responses_are_validated_as_rasa_does() -> None:
                                                        "value": "x"}], "responses": []})
     with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server"):
         action._validate_action_result({"events": [{"event": "no-such-event"}]})
+    with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server"):
+        action._validate_action_result({"events": [{"event": "slot", "name": 3}]})
+
+
+def responses() -> List[Any]:
+    """Action-server responses, valid and not, built from real events."""
+    events = [event.as_dict() for event in conversation("s1")]
+    events += [{"event": "slot", "name": "topic", "value": {"any": ["json"]}},
+               {"event": "followup", "name": "utter_greet"}, {"event": "restart"},
+               {"event": "bot", "text": "hi", "data": {"buttons": []}, "metadata": {}},
+               {"event": "reminder", "intent": "x", "date_time": "2026-01-01T10:00:00"}]
+    valid = [{"events": [event], "responses": []} for event in events]
+    valid += [{"events": events, "responses": [{"text": "a"}]}, {}, {"events": []},
+              {"responses": [{"template": "utter_greet"}]}]
+    broken = [{"events": [{**event, key: 12345}]} for event in events
+              for key in ("event", "name", "text", "timestamp", "metadata")]
+    broken += [{"events": [{"name": "topic"}]}, {"events": ["slot"]}, {"events": "slot"},
+               {"events": None}, {"responses": "hi"}, {"responses": ["hi"]}, [], "x", None,
+               {"events": [{"event": "user", "parse_data": {"entities": [{"start": 0}]}}]},
+               {"events": [{"event": "slot", "name": "a"}, {"event": "bot", "text": 5}]}]
+    return valid + broken
+
+
+def test_the_per_event_validation_agrees_with_rasas_schema() -> None:
+    schema = RemoteAction.action_response_format_spec()
+    full = jsonschema.validators.validator_for(schema)(schema)
+    validator = resilience.ResponseValidator()
+    verdicts = [(validator.is_valid(response), full.is_valid(response))
+                for response in responses()]
+    assert [ours for ours, _ in verdicts] == [rasa for _, rasa in verdicts]
+    assert {rasa for _, rasa in verdicts} == {True, False}
 
 
 @pytest.mark.usefixtures("installed")

@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Set
+from typing import Dict, Iterator, Optional, Sequence, Set
 
 import pytest
 import requests
@@ -38,14 +38,14 @@ def connects(host: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def action_server(tmp: Path, env: Optional[Dict[str, str]] = None,
-                  health_host: str = "127.0.0.1") -> Iterator[int]:
+                  health_host: str = "127.0.0.1", args: Sequence[str] = ()) -> Iterator[int]:
     """Runs scripts/action_server.py as scripts/run.py starts it; yields its port."""
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if k != "ACTION_SERVER_HOST"}
     full_env = {**inherited, "CONTENT_DIR": str(ROOT / "content"),
                 "ACTION_SERVER_MAX_REQUEST_SIZE": str(LIMIT), **(env or {})}
     with open(tmp / "actions.log", "w") as log:
-        process = subprocess.Popen(action_server_command(port), cwd=ROOT, env=full_env,
+        process = subprocess.Popen([*action_server_command(port), *args], cwd=ROOT, env=full_env,
                                    stdout=log, stderr=subprocess.STDOUT)
     try:
         assert wait_until_up(f"http://{health_host}:{port}/health", process, 120), \
@@ -82,6 +82,29 @@ def test_action_server_host_overrides_the_interface(tmp_path: Path) -> None:
                        health_host="127.0.0.2") as other:
         assert listening(other) == {"127.0.0.2"}
         assert not connects("127.0.0.1", other)
+
+
+def cors_headers(port: int, origin: str) -> Dict[str, str]:
+    """The CORS headers of a preflight and of a call from `origin`."""
+    url = f"http://127.0.0.1:{port}/webhook"
+    preflight = requests.options(url, timeout=10, headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST"})
+    call = requests.post(url, json={"next_action": "action_list_topics", "sender_id": "c1",
+                                    "tracker": {"sender_id": "c1", "events": []}},
+                         headers={"Origin": origin}, timeout=10)
+    assert call.status_code == 200, call.text
+    return {f"{name} {key}": value for name, answer in (("preflight", preflight),
+                                                         ("call", call))
+            for key, value in answer.headers.items() if key.lower().startswith("access-control")}
+
+
+def test_cors_is_off_unless_origins_are_given(port: int, logs: Path) -> None:
+    assert cors_headers(port, "http://evil.example") == {}
+    with action_server(logs, args=["--cors", "http://x.example"]) as with_cors:
+        headers = cors_headers(with_cors, "http://x.example")
+        assert headers["call Access-Control-Allow-Origin"] == "http://x.example"
+        assert "preflight Access-Control-Allow-Origin" in headers
+        assert cors_headers(with_cors, "http://evil.example") == {}
 
 
 def test_options_default_to_loopback_and_keep_rasa_sdk_options(

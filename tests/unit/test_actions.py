@@ -95,6 +95,20 @@ async def test_every_store_action_checks_red_flags_first(
     assert messages[0]["text"].endswith(store.disclaimer)
 
 
+async def test_the_nlu_guards_recorded_red_flag_is_honoured(store: YamlContentStore,
+                                                             net: SafetyNet) -> None:
+    recorded = tracker("what stretches help", "ask_stretches")
+    recorded.latest_message["red_flag_check"] = {"rules": net.fingerprint,
+                                                 "flags": ["possible_clot"]}
+    _, events = await run(ActionAnswerQuestion(store, net), recorded)
+    assert events == [SlotSet("topic", "urgent_care")]
+    # A verdict recorded under other rules is ignored: the text is checked again.
+    stale = tracker("my calf is swollen hot and red", "ask_stretches")
+    stale.latest_message["red_flag_check"] = {"rules": "older-rules", "flags": []}
+    _, events = await run(ActionAnswerQuestion(store, net), stale)
+    assert events == [SlotSet("topic", "urgent_care")]
+
+
 async def test_urgent_intent_alone_gets_urgent_answer(store: YamlContentStore, net: SafetyNet) -> None:
     _, events = await run(ActionAnswerQuestion(store, net),
                           tracker("/report_urgent_symptoms", "report_urgent_symptoms"))

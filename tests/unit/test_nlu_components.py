@@ -68,6 +68,8 @@ def test_guard_overrides_a_confident_faq_intent(guard: RedFlagGuard) -> None:
     assert msg.get(INTENT) == {"name": "report_urgent_symptoms", "confidence": 1.0}
     assert msg.get(INTENT_RANKING_KEY)[0]["name"] == "report_urgent_symptoms"
     assert msg.get("red_flags") == ["possible_clot"]
+    assert msg.get("red_flag_check") == {"rules": guard._net.fingerprint,
+                                         "flags": ["possible_clot"]}
 
 
 def test_guard_overrides_fallback_too(guard: RedFlagGuard) -> None:
@@ -79,6 +81,7 @@ def test_guard_leaves_ordinary_messages_alone(guard: RedFlagGuard) -> None:
     [msg] = guard.process([message("what stretches help before bed", "ask_stretches", 0.97)])
     assert msg.get(INTENT) == {"name": "ask_stretches", "confidence": 0.97}
     assert msg.get("red_flags") is None
+    assert msg.get("red_flag_check") == {"rules": guard._net.fingerprint, "flags": []}
 
 
 @pytest.mark.parametrize(

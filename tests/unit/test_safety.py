@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from actions.content_store import ContentError
-from actions.safety import SafetyNet
+from actions.safety import CHECK_KEY, SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
 PHRASINGS = yaml.safe_load((ROOT / "tests" / "safety" / "red_flag_phrasings.yml").read_text())
@@ -76,3 +76,35 @@ def test_broken_rules_file_names_the_field(tmp_path: Path) -> None:
         SafetyNet.from_file(path)
     assert caught.value.field == "red_flags.chest_pain"
     assert "no_such_concept" in str(caught.value)
+
+
+def test_the_fingerprint_changes_with_the_rules(net: SafetyNet, tmp_path: Path) -> None:
+    same = SafetyNet.from_file(ROOT / "content" / "safety.yml")
+    assert same.fingerprint == net.fingerprint
+    rules = yaml.safe_load((ROOT / "content" / "safety.yml").read_text())
+    rules["concepts"]["chest"].append("sternum")
+    (tmp_path / "safety.yml").write_text(yaml.safe_dump(rules))
+    assert SafetyNet.from_file(tmp_path / "safety.yml").fingerprint != net.fingerprint
+
+
+def test_a_recorded_check_is_reused_only_for_the_same_rules(net: SafetyNet) -> None:
+    harmless, urgent = "what stretches help at night", "my calf is swollen hot and red"
+    assert net.check(urgent) == {"rules": net.fingerprint, "flags": ["possible_clot"]}
+    # The recorded verdict is what counts when the rules match (even against the text)...
+    recorded = {"text": harmless, CHECK_KEY: {"rules": net.fingerprint, "flags": ["x"]}}
+    assert net.red_flags_of(recorded) == ["x"]
+    # ...and the text is checked when the rules differ, or nothing was recorded.
+    for check in ({"rules": "other", "flags": []}, None, "junk", {"rules": net.fingerprint}):
+        assert net.red_flags_of({"text": urgent, CHECK_KEY: check}) == ["possible_clot"]
+    assert net.red_flags_of({"text": harmless}) == []
+
+
+def test_recent_texts_are_matched_once(net: SafetyNet) -> None:
+    matcher = net._matcher
+    text = "chest pain and swollen calf"
+    first = matcher.concepts_in(text)
+    assert matcher.concepts_in(text) is first
+    for index in range(matcher.CACHE_SIZE + 5):
+        matcher.concepts_in(f"message {index}")
+    assert len(matcher._recent) == matcher.CACHE_SIZE
+    assert matcher.concepts_in(text) == first and matcher.concepts_in(text) is not first

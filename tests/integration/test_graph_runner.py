@@ -9,14 +9,14 @@ import pytest
 import rasa.core.processor
 from rasa.core.channels.channel import UserMessage
 from rasa.engine import loader
-from rasa.engine.exceptions import GraphRunError
-from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.storage import ModelMetadata
 from rasa.engine.constants import (
     PLACEHOLDER_MESSAGE,
     PLACEHOLDER_TRACKER,
 )
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.storage import ModelMetadata
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 

@@ -40,6 +40,8 @@ py-spy found most of its time going (see docs/performance.md):
 - Models are loaded with `connectors.graph_runner.SequentialGraphRunner`, which
   runs the graph's nodes in a cached order instead of scheduling them with dask
   on every prediction.
+- After the model is loaded, its objects are frozen for the garbage collector
+  (`connectors.gc_tuning`), so full collections no longer pause the worker.
 - `EndpointConfig.request` opens a new HTTP session, and so a new TCP
   connection, per call; sessions now share one connection pool per event loop
   (`keepalive_timeout` below the 5 s after which Sanic servers close idle
@@ -81,7 +83,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.content_store import default_store
-from connectors import graph_runner
+from connectors import gc_tuning, graph_runner
 from stores.sql_tracker_store import begin_request, storage_failed
 
 logger = logging.getLogger(__name__)
@@ -365,6 +367,11 @@ class ResilientRestInput(RestInput):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        async def model_loaded(app: Any, _loop: Any) -> None:
+            gc_tuning.freeze_loaded(getattr(app.ctx, "agent", None))
+
+        webhook.listener("after_server_start")(model_loaded)
+
         async def receive(request: Request) -> Any:
             problem = malformed(request)
             if problem:
@@ -386,6 +393,7 @@ class ResilientRestInput(RestInput):
             failed = False
             try:
                 stored = await self._process(request, message, client_id, on_new_message)
+                gc_tuning.freeze_loaded(getattr(request.app.ctx, "agent", None))
             except CancelledError:
                 raise
             except Exception:

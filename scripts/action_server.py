@@ -85,6 +85,8 @@ def create_app(args: argparse.Namespace) -> Sanic:
     from rasa_sdk.endpoint import create_app as sdk_app
     from rasa_sdk.plugin import plugin_manager
 
+    from connectors import gc_tuning
+
     if args.cors:
         app: Sanic = sdk_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
     else:
@@ -92,6 +94,9 @@ def create_app(args: argparse.Namespace) -> Sanic:
             app = sdk_app(args.actions, cors_origins=None, auto_reload=args.auto_reload)
     app.config.REQUEST_MAX_SIZE = args.max_request_size
     app.error_handler.add(Exception, error_response)
+    # The actions, spaCy and the safety rules are loaded: keep full garbage
+    # collections from walking them (connectors/gc_tuning.py).
+    app.register_listener(lambda _app, _loop: gc_tuning.freeze_now(), "after_server_start")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 

@@ -37,11 +37,11 @@ def freeze_loaded(agent: Any) -> bool:
         Whether a freeze happened (False when there is no model yet, or it is the
         model frozen last time).
     """
+    global _frozen_for
     processor = getattr(agent, "processor", None)
-    if processor is None:
+    if processor is None or id(processor) == _frozen_for:  # every request: no lock
         return False
     with _lock:
-        global _frozen_for
         if id(processor) == _frozen_for:
             return False
         gc.unfreeze()

@@ -143,11 +143,10 @@ class ResponseValidator:
         self.envelope = validator_class({
             **outer, "properties": {**schema["properties"],
                                     "events": {**events, "items": {"type": "object"}}}})
-        self.by_type: Dict[str, Any] = {}
-        for shape in items["oneOf"]:
-            name = shape["properties"]["event"]["const"]
-            single = {key: value for key, value in items.items() if key != "oneOf"}
-            self.by_type[name] = validator_class({**single, "allOf": [shape]})
+        single = {key: value for key, value in items.items() if key != "oneOf"}
+        self.by_type: Dict[str, Any] = {
+            shape["properties"]["event"]["const"]: validator_class({**single, "allOf": [shape]})
+            for shape in items["oneOf"]}
 
     def is_valid(self, result: Any) -> bool:
         """Whether `result` satisfies Rasa's response schema."""

@@ -109,6 +109,19 @@ def test_conversation_skills_leave_topic_empty(assistant: Assistant, text: str,
     assert assistant.topic(sender) is None
 
 
+@pytest.mark.parametrize("text", ["/confirm_data_deletion", "/cancel_data_deletion"])
+def test_a_turn_no_rule_covers_gets_one_offer_then_waits(assistant: Assistant,
+                                                          text: str) -> None:
+    # A yes or no with no question before it: the core fallback answers once.
+    sender = uuid.uuid4().hex
+    replies = assistant.say(text, sender)
+    assert texts(replies).count(STORE.disclaimer) == 1
+    actions = [e.get("name") for e in assistant.tracker(sender)["events"]
+               if e["event"] == "action"]
+    assert actions[-2:] == ["action_offer_topics", "action_listen"]
+    assert actions.count("action_offer_topics") == 1
+
+
 def test_what_can_i_ask_lists_topics_from_the_store(assistant: Assistant) -> None:
     replies = assistant.say("what can you help me with?")
     for entry in STORE.entries():

@@ -40,6 +40,8 @@ py-spy found most of its time going (see docs/performance.md):
 - Models are loaded with `connectors.graph_runner.SequentialGraphRunner`, which
   runs the graph's nodes in a cached order instead of scheduling them with dask
   on every prediction.
+- `RulePolicy` finds its rule with `connectors.rule_matching`: the same rule,
+  without parsing every rule again for every state of the conversation.
 - After the model is loaded, its objects are frozen for the garbage collector
   (`connectors.gc_tuning`), so full collections no longer pause the worker.
 - `EndpointConfig.request` opens a new HTTP session, and so a new TCP
@@ -83,7 +85,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.content_store import default_store
-from connectors import gc_tuning, graph_runner
+from connectors import gc_tuning, graph_runner, rule_matching
 from stores.sql_tracker_store import begin_request, storage_failed
 
 logger = logging.getLogger(__name__)
@@ -254,6 +256,7 @@ def install() -> bool:
         RemoteAction._validate_action_result = _validate_action_result(  # type: ignore
             ResponseValidator())
         graph_runner.install()
+        rule_matching.install()
         RemoteAction.run = _run_with_fallback(RemoteAction.run)  # type: ignore[method-assign]
         rasa_endpoints.EndpointConfig.session = _pooled_session  # type: ignore[method-assign]
         _installed = True

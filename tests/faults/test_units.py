@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -155,6 +156,9 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
     monkeypatch.setattr(rasa.core.processor, "DaskGraphRunner",
                         rasa.core.processor.DaskGraphRunner)
+    monkeypatch.setattr(RulePolicy, "_get_possible_keys", RulePolicy._get_possible_keys)
+    monkeypatch.setattr(RulePolicy, "_find_action_from_rules",
+                        RulePolicy._find_action_from_rules)
     monkeypatch.setattr(resilience, "_installed", False)
     assert resilience.install()
 

@@ -1,0 +1,280 @@
+"""RulePolicy's rule lookup, with the same answers and less repeated work.
+
+Every prediction of this assistant is made by Rasa's `RulePolicy` (config.yml),
+and py-spy put most of a prediction in two places of `_find_action_from_rules`
+(`rasa/core/policies/rule_policy.py`, Rasa 3.6.21):
+
+- **Matching rule keys.** `_get_possible_keys` filters every rule against every
+  state of the conversation, newest first, and each check parses and reverses the
+  rule's states again. Here each lookup's rules are parsed and reversed once, and
+  the walk back through the conversation stops as soon as it is past the longest
+  rule still in the running: from there on, Rasa's check accepts every rule, so
+  the set that comes out is the same.
+- **The end-to-end text pass.** `_predict` first looks for a rule on the user's
+  text, then on the intent; both passes compute the conversation's states. A
+  state built for the text pass has its intent removed, and a rule whose last
+  state names an intent, or another previous action than `action_listen`, or
+  that starts a conversation, can never match it. When every rule is of that
+  kind, as in this project, whose rules are all on intents, the text pass can
+  only find nothing, and it is skipped with the answer it would
+  have given. The check is made per lookup, so a model with text rules still gets
+  the pass.
+
+Everything else is Rasa's own code: the conversation's states
+(`_prediction_states`), the matching of one rule state against one conversation
+state (`_does_rule_match_state`), the choice of the longest matching rule. While
+a loop (form) is active, or when debug logging is on (Rasa's lookup logs every
+state it compares), the lookup is Rasa's, unchanged.
+
+`install()` puts both in place on Rasa 3.6 only; `connectors.resilience.install()`
+calls it. `tests/integration/test_rule_matching.py` checks that predictions on the
+trained model are identical with and without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+from rasa.core.policies.policy import SupportedData
+from rasa.core.policies.rule_policy import RULES, RulePolicy
+from rasa.shared.core.constants import (
+    ACTION_LISTEN_NAME,
+    PREVIOUS_ACTION,
+    SHOULD_NOT_BE_SET,
+    USER,
+)
+from rasa.shared.core.domain import Domain, State
+from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ACTION_NAME, INTENT
+
+logger = logging.getLogger(__name__)
+_rasa_logger = logging.getLogger("rasa.core.policies.rule_policy")
+
+Lookup = Dict[str, str]
+Found = Tuple[Optional[str], Optional[str], bool]
+
+
+@dataclass(frozen=True)
+class ParsedRules:
+    """One lookup's rules, parsed once."""
+
+    keys: frozenset[str]
+    #: (rule key, its states newest first), in the lookup's order.
+    rules: Tuple[Tuple[str, Tuple[State, ...]], ...]
+    #: The number of states of the longest rule.
+    longest: int
+    #: Whether no rule can match a state built for the text pass (see module docs).
+    text_cannot_match: bool
+    #: Positions in `rules`, by the (previous action, intent) their newest state
+    #: requires; None where it requires neither (see `_required`).
+    by_newest: Dict[Tuple[Optional[str], Optional[str]], Tuple[int, ...]]
+    #: `candidates()` answers, by the conversation state's (previous action, intent).
+    _candidates: Dict[Tuple[Any, Any], Tuple[Tuple[str, Tuple[State, ...]], ...]] = field(
+        default_factory=dict, compare=False)
+
+    def candidates(self, state: State) -> Tuple[Tuple[str, Tuple[State, ...]], ...]:
+        """The rules whose newest state can match `state`, in the lookup's order.
+
+        A rule left out requires a previous action or an intent that `state` does not
+        have, so Rasa's check rejects it.
+        """
+        action = (state.get(PREVIOUS_ACTION) or {}).get(ACTION_NAME)
+        intent = (state.get(USER) or {}).get(INTENT)
+        wanted = (action, intent) if _hashable(action) and _hashable(intent) else None
+        found = self._candidates.get(wanted) if wanted else None
+        if found is None:
+            if wanted is None:
+                return self.rules
+            keys = itertools.product((action, None), (intent, None))
+            positions = sorted({position for key in keys
+                                for position in self.by_newest.get(key, ())})
+            found = tuple(self.rules[position] for position in positions)
+            self._candidates[wanted] = found
+        return found
+
+
+def _hashable(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _concrete(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value and value != SHOULD_NOT_BE_SET else None
+
+
+def _required(newest: State) -> Tuple[Optional[str], Optional[str]]:
+    """The previous action and intent a rule's newest state requires (None: any).
+
+    A state with no previous action starts a conversation and matches any other such
+    state whatever its intent, so it requires neither.
+    """
+    previous_action = newest.get(PREVIOUS_ACTION)
+    if not previous_action:
+        return None, None
+    return (_concrete(previous_action.get(ACTION_NAME)),
+            _concrete((newest.get(USER) or {}).get(INTENT)))
+
+
+def _cannot_match_text_state(last_state: State) -> bool:
+    """Whether a rule ending in `last_state` never matches a state built for the text pass.
+
+    That state follows `action_listen` and has the user's text but no intent.
+    """
+    previous_action = last_state.get(PREVIOUS_ACTION)
+    if not previous_action:
+        return True  # a conversation start: never matches a state after a user message
+    action = previous_action.get(ACTION_NAME)
+    if action and action not in (ACTION_LISTEN_NAME, SHOULD_NOT_BE_SET):
+        return True  # needs another previous action
+    intent = last_state.get(USER, {}).get(INTENT)
+    return bool(intent) and intent != SHOULD_NOT_BE_SET
+
+
+def parse_rules(lookup: Lookup) -> ParsedRules:
+    """Parses the rule keys of `lookup` (Rasa's JSON lists of states)."""
+    rules = tuple((key, tuple(reversed(RulePolicy._rule_key_to_state(key)))) for key in lookup)
+    by_newest: Dict[Tuple[Optional[str], Optional[str]], List[int]] = {}
+    for position, (_, states) in enumerate(rules):
+        by_newest.setdefault(_required(states[0]) if states else (None, None), []).append(position)
+    return ParsedRules(
+        keys=frozenset(lookup),
+        rules=rules,
+        by_newest={key: tuple(positions) for key, positions in by_newest.items()},
+        longest=max((len(states) for _, states in rules), default=0),
+        text_cannot_match=all(states and _cannot_match_text_state(states[0])
+                              for _, states in rules))
+
+
+_parsed: Dict[int, Tuple[Lookup, ParsedRules]] = {}
+_parsed_lock = threading.Lock()
+
+
+def parsed_rules(lookup: Lookup) -> ParsedRules:
+    """`parse_rules(lookup)`, cached while the lookup keeps the same rules."""
+    cached = _parsed.get(id(lookup))
+    if cached is not None and cached[0] is lookup and cached[1].keys == lookup.keys():
+        return cached[1]
+    parsed = parse_rules(lookup)
+    with _parsed_lock:
+        if len(_parsed) > 64:  # lookups of models no longer loaded
+            _parsed.clear()
+        _parsed[id(lookup)] = (lookup, parsed)
+    return parsed
+
+
+def _applies(rule_state: State, conversation_state: State) -> bool:
+    """Rasa's `_is_rule_applicable` for a turn the rule reaches."""
+    rule_previous_action = rule_state.get(PREVIOUS_ACTION)
+    current_previous_action = conversation_state.get(PREVIOUS_ACTION)
+    if not rule_previous_action and not current_previous_action:
+        return True
+    if not rule_previous_action or not current_previous_action:
+        return False
+    matches: bool = RulePolicy._does_rule_match_state(rule_state, conversation_state)
+    return matches
+
+
+def possible_keys(policy: RulePolicy, lookup: Lookup, states: List[State]) -> Set[str]:
+    """The keys of the rules in `lookup` that match `states` (`_get_possible_keys`)."""
+    parsed = parsed_rules(lookup)
+    candidates, longest = parsed.rules, parsed.longest
+    for turn, state in enumerate(reversed(states)):
+        if turn >= longest:
+            break  # every remaining rule is shorter than this: all of them apply
+        if turn == 0:
+            candidates = parsed.candidates(state)
+        candidates = tuple((key, rule) for key, rule in candidates
+                           if turn >= len(rule) or _applies(rule[turn], state))
+        longest = max((len(rule) for _, rule in candidates), default=0)
+    return {key for key, _ in candidates}
+
+
+def newest_states(policy: RulePolicy, tracker: DialogueStateTracker, domain: Domain,
+                  use_text_for_last_user_input: bool, count: int) -> List[State]:
+    """The last `count` of the states `policy._prediction_states` gives.
+
+    Rasa builds a state before every action of the conversation (and one at its
+    end), each from the conversation as it stood then. Only the last few can decide
+    which rule matches, so only those are built here: the events are replayed as
+    Rasa replays them, and a state is made from the last `count` points. For a
+    featurizer or policy for which states depend on each other (rule-only turns
+    hidden, a history limit), they are cut from Rasa's `_prediction_states`.
+    """
+    featurizer = policy.featurizer
+    if (type(featurizer) is not MaxHistoryTrackerFeaturizer or featurizer.max_history is not None
+            or policy.supported_data() == SupportedData.ML_DATA):
+        every: List[State] = policy._prediction_states(
+            tracker, domain, use_text_for_last_user_input,
+            rule_only_data=policy._get_rule_only_data())
+        return every[-count:]
+    applied = tracker.applied_events()
+    points = sum(isinstance(event, ActionExecuted) for event in applied) + 1
+    skip = points - count
+    prior = tracker.init_copy()
+    states: List[State] = []
+    point = 0
+    for event in applied:
+        if isinstance(event, ActionExecuted):
+            if point >= skip:
+                states.append(domain._clean_state(domain.get_active_state(prior)))
+            point += 1
+        prior.update(event)
+    states.append(domain._clean_state(domain.get_active_state(prior)))
+    featurizer._choose_last_user_input([states], use_text_for_last_user_input)
+    return states
+
+
+def find_action_from_rules(rasa_find: Callable[..., Found]) -> Callable[..., Found]:
+    """`RulePolicy._find_action_from_rules`, lean while no loop is active."""
+
+    def find(self: RulePolicy, tracker: DialogueStateTracker, domain: Domain,
+             use_text_for_last_user_input: bool) -> Found:
+        if tracker.active_loop_name or _rasa_logger.isEnabledFor(logging.DEBUG):
+            return rasa_find(self, tracker, domain, use_text_for_last_user_input)
+        rules: Lookup = self.lookup[RULES]
+        if use_text_for_last_user_input and (
+                tracker.latest_action_name != ACTION_LISTEN_NAME
+                or parsed_rules(rules).text_cannot_match):
+            return None, None, False
+        parsed = parsed_rules(rules)
+        states = newest_states(self, tracker, domain, use_text_for_last_user_input,
+                               parsed.longest)
+        keys = self._get_possible_keys(rules, states)
+        if keys:
+            best = max(keys, key=len)  # as Rasa: the longest rule wins
+            return rules.get(best), best, False
+        # No rule: Rasa names the source after the whole conversation's states.
+        states = self._prediction_states(tracker, domain, use_text_for_last_user_input,
+                                         rule_only_data=self._get_rule_only_data())
+        return None, self._create_feature_key(states), False
+
+    find.__wrapped__ = rasa_find  # type: ignore[attr-defined]
+    return find
+
+
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Makes `RulePolicy` use the lean lookup (once per process)."""
+    with _install_lock:
+        if hasattr(RulePolicy._find_action_from_rules, "__wrapped__"):
+            return
+        RulePolicy._get_possible_keys = possible_keys  # type: ignore[assignment]
+        RulePolicy._find_action_from_rules = find_action_from_rules(  # type: ignore
+            RulePolicy._find_action_from_rules)
+        logger.debug("RulePolicy uses the lean rule lookup.")
+
+
+def stock() -> Tuple[Callable[..., Set[str]], Callable[..., Found]]:
+    """Rasa's own `_get_possible_keys` and `_find_action_from_rules` (for comparisons)."""
+    find: Any = RulePolicy._find_action_from_rules
+    return _RASA_POSSIBLE_KEYS, getattr(find, "__wrapped__", find)
+
+
+_RASA_POSSIBLE_KEYS: Callable[..., Set[str]] = RulePolicy._get_possible_keys

@@ -10,7 +10,9 @@ changes three things:
   the stored events before appending), and inserts through ORM objects. With
   SQLAlchemy's statement-cache key generation that came to about 40% of a
   message's time outside NLU. Here the same queries are prepared once, as plain
-  SQL, and new events go in with one multi-row INSERT.
+  SQL, and new events go in with one multi-row INSERT. Saving a tracker with no
+  events (Rasa saves a new conversation's before its first turn) stores nothing,
+  as in Rasa, and now skips the transaction that found that out.
 - **SQLite tuned for a server** (the default profile): a small pool of
   connections kept open (SQLAlchemy 1.4 opens a new file connection per query
   with SQLite), write-ahead logging and `synchronous=NORMAL` (no fsync on every
@@ -383,6 +385,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             raise StorageUnavailable(
                 f"Not saving conversation {sender_id!r}: it could not be read in this "
                 f"request, so this tracker does not continue the stored one.")
+        if not tracker.events:
+            # Nothing to append (Rasa saves a new conversation's empty tracker before
+            # its first turn): skip the transaction that would find that out.
+            return
         await self.stream_events(tracker)
 
         async def save_with_retries() -> int:

@@ -90,6 +90,26 @@ async def test_the_store_writes_and_reads_what_rasas_sql_store_does(tmp_path: Pa
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+async def test_a_new_conversation_is_stored_with_its_first_turn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stock = SQLTrackerStore(DOMAIN, db=str(tmp_path / "stock.db"))
+    ours = ResilientSQLTrackerStore(DOMAIN, db=str(tmp_path / "ours.db"))
+    for store in (stock, ours):  # as Rasa's processor fetches a new conversation
+        assert not (await store.get_or_create_tracker("s1", append_action_listen=False)).events
+    assert rows(tmp_path / "ours.db") == rows(tmp_path / "stock.db") == []
+
+    def no_transaction(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an empty tracker needs no transaction")
+
+    monkeypatch.setattr(ours.engine, "begin", no_transaction)
+    tracker = await ours.get_or_create_tracker("s2", append_action_listen=False)
+    monkeypatch.undo()
+    for event in conversation("s2"):
+        tracker.update(event)
+    await ours.save(tracker)
+    assert len(rows(tmp_path / "ours.db")) == len(conversation("s2"))
+
+
 async def test_the_store_retries_until_the_database_answers(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:

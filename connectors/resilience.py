@@ -48,7 +48,8 @@ py-spy found most of its time going (see docs/performance.md):
   connection, per call; sessions now share one connection pool per event loop
   (`keepalive_timeout` below the 5 s after which Sanic servers close idle
   connections). A call that fails on a pooled connection the server had just
-  closed is retried once on a new connection.
+  closed is retried once on a new connection. Request bodies are encoded with
+  ujson (`request_json`).
 
 The changes are made once per process, only on Rasa 3.6 (the versions whose code
 they were written against); on other versions they are skipped with a warning,
@@ -64,6 +65,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 import logging
 import threading
 import weakref
@@ -73,6 +75,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 import aiohttp
 import jsonschema
 import rasa
+import ujson
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -222,6 +225,21 @@ _connectors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.TCPCon
     weakref.WeakKeyDictionary())
 
 
+def request_json(value: Any) -> str:
+    """JSON for a request body: ujson's, or the standard library's if ujson fails.
+
+    Rasa sends the whole tracker with every action call, and encoding it was over a
+    quarter of the call's own time with `json.dumps`; ujson takes about a third of
+    that and writes the same JSON values (NaN and Infinity included). Should it
+    refuse a value, `json.dumps` encodes it, or raises as it did before.
+    """
+    try:
+        encoded: str = ujson.dumps(value)
+    except (OverflowError, TypeError, ValueError, RecursionError):
+        return json.dumps(value)
+    return encoded
+
+
 def _pooled_session(self: rasa_endpoints.EndpointConfig) -> aiohttp.ClientSession:
     """`EndpointConfig.session`, on a connection pool shared per event loop."""
     if self.basic_auth:
@@ -236,6 +254,7 @@ def _pooled_session(self: rasa_endpoints.EndpointConfig) -> aiohttp.ClientSessio
         _connectors[loop] = connector
     return aiohttp.ClientSession(
         headers=self.headers, auth=auth, connector=connector, connector_owner=False,
+        json_serialize=request_json,
         timeout=aiohttp.ClientTimeout(total=rasa_endpoints.DEFAULT_REQUEST_TIMEOUT))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any, List, Tuple
@@ -25,7 +27,7 @@ from rasa.shared.core.events import (
     SlotSet,
     UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.content_store import default_store
@@ -181,6 +183,35 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
                         RulePolicy._find_action_from_rules)
     monkeypatch.setattr(resilience, "_installed", False)
     assert resilience.install()
+
+
+def test_request_bodies_hold_the_same_json_values() -> None:
+    tracker = DialogueStateTracker.from_events("s1", conversation("s1"), DOMAIN.slots)
+    payload = {"next_action": "action_x", "tracker": tracker.current_state(EventVerbosity.ALL),
+               "text": "crampes la nuit \U0001f9b5 </script> \u2028 \"q\"", "n": [1e-7, 2**60]}
+    assert json.loads(resilience.request_json(payload)) == json.loads(json.dumps(payload))
+    unusual = {"confidence": float("inf"), "big": 2**70, "keys": {1: (2, 3)}}
+    assert json.loads(resilience.request_json(unusual)) == json.loads(json.dumps(unusual))
+    assert math.isnan(json.loads(resilience.request_json(float("nan"))))
+
+
+def test_what_ujson_refuses_goes_through_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(value: Any) -> str:
+        raise OverflowError("refused")
+
+    monkeypatch.setattr(resilience.ujson, "dumps", refuse)
+    assert resilience.request_json({"a": [1, "é"]}) == json.dumps({"a": [1, "é"]})
+    with pytest.raises(TypeError):
+        resilience.request_json({"a": b"bytes"})
+
+
+@pytest.mark.usefixtures("installed")
+async def test_action_calls_encode_with_it() -> None:
+    session = EndpointConfig("http://127.0.0.1:1/webhook").session()
+    try:
+        assert session._json_serialize is resilience.request_json
+    finally:
+        await session.close()
 
 
 @pytest.mark.usefixtures("installed")

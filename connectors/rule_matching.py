@@ -1,34 +1,39 @@
 """RulePolicy's rule lookup, with the same answers and less repeated work.
 
 Every prediction of this assistant is made by Rasa's `RulePolicy` (config.yml),
-and py-spy put most of a prediction in two places of `_find_action_from_rules`
-(`rasa/core/policies/rule_policy.py`, Rasa 3.6.21):
+and py-spy put most of a prediction in `_find_action_from_rules`
+(`rasa/core/policies/rule_policy.py`, Rasa 3.6.21). Four things change there:
 
-- **Matching rule keys.** `_get_possible_keys` filters every rule against every
-  state of the conversation, newest first, and each check parses and reverses the
-  rule's states again. Here each lookup's rules are parsed and reversed once, and
-  the walk back through the conversation stops as soon as it is past the longest
-  rule still in the running: from there on, Rasa's check accepts every rule, so
-  the set that comes out is the same.
+- **Rules parsed once.** `_get_possible_keys` checks every rule against the
+  conversation's states, newest first, and each check parsed and reversed the
+  rule's JSON key again. Here each lookup's rules are parsed once.
+- **An index for the newest state.** Most rules name the previous action and the
+  intent of their newest state. The newest conversation state is only checked
+  against the rules that name its own (or name none); Rasa's check rejects the
+  others anyway.
+- **Only the states a rule can reach.** Rasa builds a state before every action
+  of the whole conversation, though no rule looks further back than its own
+  length. Only the last states, as many as the longest rule has, are built; the
+  walk back stops as soon as it is past the longest rule still in the running,
+  because from there on Rasa's check accepts every rule. When no rule matches,
+  Rasa names the prediction after the whole conversation's states, so those are
+  then built in full.
 - **The end-to-end text pass.** `_predict` first looks for a rule on the user's
-  text, then on the intent; both passes compute the conversation's states. A
-  state built for the text pass has its intent removed, and a rule whose last
-  state names an intent, or another previous action than `action_listen`, or
-  that starts a conversation, can never match it. When every rule is of that
-  kind, as in this project, whose rules are all on intents, the text pass can
-  only find nothing, and it is skipped with the answer it would
-  have given. The check is made per lookup, so a model with text rules still gets
-  the pass.
+  text, then on the intent. A state built for the text pass has its intent
+  removed, and a rule whose last state names an intent, or another previous
+  action than `action_listen`, or that starts a conversation, can never match
+  it. When every rule is of that kind, as in this project, the text pass can only
+  find nothing, and it is skipped with the answer it would have given. This is
+  checked per lookup, so a model with text rules still gets the pass.
 
-Everything else is Rasa's own code: the conversation's states
-(`_prediction_states`), the matching of one rule state against one conversation
-state (`_does_rule_match_state`), the choice of the longest matching rule. While
-a loop (form) is active, or when debug logging is on (Rasa's lookup logs every
-state it compares), the lookup is Rasa's, unchanged.
+Everything else is Rasa's own code: building a state, matching one rule state
+against one conversation state (`_does_rule_match_state`), choosing the longest
+matching rule. While a loop (form) is active, or when debug logging is on
+(Rasa's lookup logs every state it compares), the lookup is Rasa's, unchanged.
 
-`install()` puts both in place on Rasa 3.6 only; `connectors.resilience.install()`
-calls it. `tests/integration/test_rule_matching.py` checks that predictions on the
-trained model are identical with and without it.
+`install()` puts this in place; `connectors.resilience.install()` calls it on
+Rasa 3.6 only. `tests/integration/test_rule_matching.py` checks that predictions
+on the trained model are identical with and without it.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ py-spy found most of its time going (see docs/performance.md):
   on every prediction.
 - `RulePolicy` finds its rule with `connectors.rule_matching`: the same rule,
   without parsing every rule again for every state of the conversation.
+- `Event.resolve_by_type`, which walks every `Event` subclass to find an event's
+  class (for each event an action returns, and for each user message redacted
+  before storage), answers from a cache (`stores.sql_tracker_store`).
 - After the model is loaded, its objects are frozen for the garbage collector
   (`connectors.gc_tuning`), so full collections no longer pause the worker.
 - `EndpointConfig.request` opens a new HTTP session, and so a new TCP
@@ -89,7 +92,7 @@ from sanic.response import HTTPResponse
 
 from actions.content_store import default_store
 from connectors import gc_tuning, graph_runner, rule_matching
-from stores.sql_tracker_store import begin_request, storage_failed
+from stores.sql_tracker_store import begin_request, resolve_by_type, storage_failed
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +279,7 @@ def install() -> bool:
             ResponseValidator())
         graph_runner.install()
         rule_matching.install()
+        Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
         RemoteAction.run = _run_with_fallback(RemoteAction.run)  # type: ignore[method-assign]
         rasa_endpoints.EndpointConfig.session = _pooled_session  # type: ignore[method-assign]
         _installed = True

@@ -190,6 +190,9 @@ def tuned_engine(url: sa.engine.URL) -> Engine:
 
 
 _event_classes: Dict[str, Type[Event]] = {}
+#: Rasa's `Event.resolve_by_type`, for names not in the cache (even once
+#: `resolve_by_type` below has replaced it).
+_RASA_RESOLVE_BY_TYPE: Callable[..., Optional[Type[Event]]] = Event.resolve_by_type
 
 
 def event_class(type_name: str) -> Optional[Type[Event]]:
@@ -200,14 +203,23 @@ def event_class(type_name: str) -> Optional[Type[Event]]:
     a thousand events that was over 40% of a turn. The answer is cached here; names
     not in the cache (events defined after the first read) still go through Rasa.
     """
+    return resolve_by_type(type_name)
+
+
+def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None
+                    ) -> Optional[Type[Event]]:
+    """`Event.resolve_by_type` with its answers for Rasa's event classes cached.
+
+    `connectors.resilience.install()` puts it in Rasa's place, so events returned by
+    the action server and rebuilt for redaction are found without the walk too.
+    """
     if not _event_classes:
         for subclass in all_subclasses(Event):  # Rasa's order: the first match wins
             _event_classes.setdefault(subclass.type_name, subclass)
     found = _event_classes.get(type_name)
     if found is not None:
         return found
-    resolved: Optional[Type[Event]] = Event.resolve_by_type(type_name)
-    return resolved
+    return _RASA_RESOLVE_BY_TYPE(type_name, default)
 
 
 def deserialise_events(serialised: Iterable[Dict[str, Any]]) -> List[Event]:

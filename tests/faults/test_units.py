@@ -28,6 +28,7 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.content_store import default_store
@@ -181,6 +182,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RulePolicy, "_get_possible_keys", RulePolicy._get_possible_keys)
     monkeypatch.setattr(RulePolicy, "_find_action_from_rules",
                         RulePolicy._find_action_from_rules)
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
     monkeypatch.setattr(resilience, "_installed", False)
     assert resilience.install()
 
@@ -203,6 +205,22 @@ def test_what_ujson_refuses_goes_through_json(monkeypatch: pytest.MonkeyPatch) -
     assert resilience.request_json({"a": [1, "é"]}) == json.dumps({"a": [1, "é"]})
     with pytest.raises(TypeError):
         resilience.request_json({"a": b"bytes"})
+
+
+@pytest.mark.usefixtures("installed")
+def test_event_classes_are_found_as_rasa_finds_them() -> None:
+    rasa_resolve = sql_tracker_store._RASA_RESOLVE_BY_TYPE
+    assert Event.resolve_by_type is sql_tracker_store.resolve_by_type
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert Event.resolve_by_type(name) is rasa_resolve(name)
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no-such-event", default=SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'no-such-event'"):
+        Event.resolve_by_type("no-such-event")
+    assert Event.from_parameters({"event": "slot", "name": "topic", "value": "x"}) == SlotSet(
+        "topic", "x")
 
 
 @pytest.mark.usefixtures("installed")

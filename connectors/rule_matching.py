@@ -64,6 +64,9 @@ _rasa_logger = logging.getLogger("rasa.core.policies.rule_policy")
 Lookup = Dict[str, str]
 Found = Tuple[Optional[str], Optional[str], bool]
 
+#: Rasa's own `_get_possible_keys`, kept for `stock()` once `install()` replaced it.
+_RASA_POSSIBLE_KEYS: Callable[..., Set[str]] = RulePolicy._get_possible_keys
+
 
 @dataclass(frozen=True)
 class ParsedRules:
@@ -242,11 +245,10 @@ def find_action_from_rules(rasa_find: Callable[..., Found]) -> Callable[..., Fou
         if tracker.active_loop_name or _rasa_logger.isEnabledFor(logging.DEBUG):
             return rasa_find(self, tracker, domain, use_text_for_last_user_input)
         rules: Lookup = self.lookup[RULES]
-        if use_text_for_last_user_input and (
-                tracker.latest_action_name != ACTION_LISTEN_NAME
-                or parsed_rules(rules).text_cannot_match):
-            return None, None, False
         parsed = parsed_rules(rules)
+        if use_text_for_last_user_input and (
+                tracker.latest_action_name != ACTION_LISTEN_NAME or parsed.text_cannot_match):
+            return None, None, False
         states = newest_states(self, tracker, domain, use_text_for_last_user_input,
                                parsed.longest)
         keys = self._get_possible_keys(rules, states)
@@ -281,5 +283,3 @@ def stock() -> Tuple[Callable[..., Set[str]], Callable[..., Found]]:
     find: Any = RulePolicy._find_action_from_rules
     return _RASA_POSSIBLE_KEYS, getattr(find, "__wrapped__", find)
 
-
-_RASA_POSSIBLE_KEYS: Callable[..., Set[str]] = RulePolicy._get_possible_keys

@@ -195,21 +195,14 @@ _event_classes: Dict[str, Type[Event]] = {}
 _RASA_RESOLVE_BY_TYPE: Callable[..., Optional[Type[Event]]] = Event.resolve_by_type
 
 
-def event_class(type_name: str) -> Optional[Type[Event]]:
-    """The event class of a stored event's `event` name, as `Event.resolve_by_type` finds it.
+def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None
+                    ) -> Optional[Type[Event]]:
+    """`Event.resolve_by_type`, with its answers for Rasa's event classes cached.
 
     Rasa's `resolve_by_type` walks every subclass of `Event` for each event it reads
     (`all_subclasses`, with an `inspect.isabstract` check per class): for a tracker of
     a thousand events that was over 40% of a turn. The answer is cached here; names
-    not in the cache (events defined after the first read) still go through Rasa.
-    """
-    return resolve_by_type(type_name)
-
-
-def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None
-                    ) -> Optional[Type[Event]]:
-    """`Event.resolve_by_type` with its answers for Rasa's event classes cached.
-
+    not in the cache (events defined after the first lookup) still go through Rasa.
     `connectors.resilience.install()` puts it in Rasa's place, so events returned by
     the action server and rebuilt for redaction are found without the walk too.
     """
@@ -231,7 +224,7 @@ def deserialise_events(serialised: Iterable[Dict[str, Any]]) -> List[Event]:
             continue
         if name == "topic":  # Rasa skips these old events too
             continue
-        cls = event_class(name)
+        cls = resolve_by_type(name)
         event = cls._from_parameters(parameters) if cls is not None else None
         if event is not None:
             events.append(event)

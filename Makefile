@@ -23,7 +23,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help install spacy train run run-prod test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
-        privacy-tests security-tests fault-tests load-benchmark purge
+        privacy-tests security-tests fault-tests load-benchmark turn-budget purge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -107,6 +107,9 @@ fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, m
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
 	bash scripts/services.sh install
 	$(BIN)/python scripts/load_benchmark.py --profile both
+
+turn-budget: $(MODEL) ## Where one turn's time goes, step by step, next to the parse
+	$(BIN)/python scripts/turn_budget.py
 
 purge: $(BIN)/.installed ## Delete conversations older than DAYS days (default 30) from the tracker store
 	$(BIN)/python scripts/purge_conversations.py --older-than-days $(or $(DAYS),30)

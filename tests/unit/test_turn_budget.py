@@ -1,0 +1,122 @@
+"""The turn-budget benchmark's timers and its plain-socket action call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Dict
+
+import pytest
+
+from scripts.turn_budget import Timers, main, raw_post
+
+
+def test_only_the_outermost_step_counts() -> None:
+    timers = Timers()
+
+    def inner() -> None:
+        time.sleep(0.02)
+
+    timed_inner = timers.wrap("inner", inner, is_async=False)
+
+    def outer() -> None:
+        timed_inner()
+        time.sleep(0.01)
+
+    timed_outer = timers.wrap("outer", outer, is_async=False)
+    timers.turn = {}
+    timed_outer()
+    timed_inner()
+    assert set(timers.turn) == {"outer", "inner"}
+    assert timers.turn["outer"] >= 30  # the nested call counted once, in `outer`
+    assert 20 <= timers.turn["inner"] < timers.turn["outer"]
+
+
+async def test_async_steps_add_up_and_nothing_counts_outside_a_turn() -> None:
+    timers = Timers()
+
+    async def step(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "done"
+
+    timed = timers.wrap("step", step, is_async=True)
+    assert await timed(0.01) == "done"  # no turn in progress
+    assert timers.turn is None and timers.depth == 0
+    timers.turn = {}
+    await timed(0.01)
+    await timed(0.01)
+    assert timers.turn["step"] >= 20
+
+
+async def test_a_failing_step_still_counts_and_unwinds() -> None:
+    timers = Timers()
+
+    async def broken() -> None:
+        raise RuntimeError("action server down")
+
+    timed = timers.wrap("broken", broken, is_async=True)
+    timers.turn = {}
+    with pytest.raises(RuntimeError):
+        await timed()
+    assert "broken" in timers.turn and timers.depth == 0
+
+
+async def test_raw_post_reads_each_answer_on_one_kept_alive_socket() -> None:
+    received = []
+    finished = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            body: Dict[str, Any] = json.loads(await reader.readexactly(length))
+            received.append(body)
+            answer = json.dumps({"events": [], "echo": body["n"]}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(answer) + answer)
+        writer.close()
+        finished.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        answers = [json.loads(await raw_post(reader, writer, json.dumps({"n": n}).encode()))
+                   for n in range(3)]
+    finally:
+        writer.close()
+        await asyncio.wait_for(finished.wait(), 5)
+        server.close()
+        await server.wait_closed()
+    assert [answer["echo"] for answer in answers] == [0, 1, 2]
+    assert [body["n"] for body in received] == [0, 1, 2]
+
+
+async def test_raw_post_refuses_an_error_answer() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        with pytest.raises(RuntimeError, match="500"):
+            await raw_post(reader, writer, b"{}")
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("argv", [["--calls", "0"], ["--conversations", "-1"],
+                                  ["--gap-ms", "5000"]])
+def test_out_of_range_options_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2

@@ -10,6 +10,10 @@ Security defaults (docs/privacy-and-security.md): Rasa listens on localhost; its
 HTTP API is on only when $RASA_API_TOKEN is set, and then needs that token; the
 action server binds 127.0.0.1 ($ACTION_SERVER_HOST overrides); request bodies
 over 256 KiB are refused with 413 ($SANIC_REQUEST_MAX_SIZE overrides).
+
+Rasa calls the action server started here, on --actions-port: through
+$ACTION_SERVER_URL for endpoints.prod.yml, or through a copy of the endpoints
+file (build/endpoints.yml) when its action URL names another address.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -112,12 +118,71 @@ def api_args(env: Mapping[str, str]) -> List[str]:
     return ["--enable-api", "--auth-token", token] if token else []
 
 
-def action_server_health(env: Mapping[str, str], port: int) -> str:
-    """The action server's health URL, on the interface it binds."""
+def _action_server_base(env: Mapping[str, str], port: int) -> str:
+    """The action server's address, on the interface it binds."""
     host = env.get("ACTION_SERVER_HOST") or "127.0.0.1"
     if host in ("0.0.0.0", "::"):
         host = "127.0.0.1"
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}/health"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def action_server_health(env: Mapping[str, str], port: int) -> str:
+    """The action server's health URL, on the interface it binds."""
+    return f"{_action_server_base(env, port)}/health"
+
+
+def action_server_url(env: Mapping[str, str], port: int) -> str:
+    """The webhook of the action server this script starts: the URL Rasa must call."""
+    return f"{_action_server_base(env, port)}/webhook"
+
+
+def endpoints_calling(endpoints: str, url: str, env: Dict[str, str], copy: Path) -> str:
+    """The endpoints file that makes Rasa call the action server at `url`.
+
+    - An action endpoint of `${ACTION_SERVER_URL}` (endpoints.prod.yml): the file
+      as it is, with that variable set to `url` in `env` (a different value is
+      replaced, and the replacement printed).
+    - A literal URL (endpoints.yml): the file itself when the URL is `url`, else a
+      copy at `copy` with only that URL changed (and the action endpoint added if
+      the file had none).
+
+    Args:
+        endpoints: The endpoints file, relative to the project or absolute.
+        url: The webhook of the action server started with Rasa.
+        env: The servers' environment; may gain `ACTION_SERVER_URL`.
+        copy: Where to write the changed copy (relative paths in it keep working:
+            Rasa runs in the project folder).
+
+    Returns:
+        The file to pass to `rasa run --endpoints`.
+
+    Raises:
+        ValueError: The file is missing or is not a YAML mapping.
+    """
+    path = Path(endpoints) if Path(endpoints).is_absolute() else ROOT / endpoints
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read the endpoints file {endpoints}: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"the endpoints file {endpoints} is not a YAML mapping")
+    section = data.get("action_endpoint")
+    action: Dict[str, Any] = section if isinstance(section, dict) else {}
+    configured = str(action.get("url", ""))
+    if configured == "${ACTION_SERVER_URL}":
+        if env.get("ACTION_SERVER_URL", url) != url:
+            print(f"ACTION_SERVER_URL was {env['ACTION_SERVER_URL']}; Rasa will call the action "
+                  f"server started here, {url}", flush=True)
+        env["ACTION_SERVER_URL"] = url
+        return endpoints
+    if configured == url:
+        return endpoints
+    data["action_endpoint"] = {**action, "url": url}
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    print(f"Rasa will call the action server at {url} ({endpoints} names "
+          f"{configured or 'none'}; using the copy {copy})", flush=True)
+    return str(copy)
 
 
 def action_server_command(port: int) -> List[str]:
@@ -147,6 +212,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--replicas must be at least 1")
     if args.replicas > 1 and args.endpoints == "endpoints.yml":
         parser.error("--replicas above 1 needs shared stores: --endpoints endpoints.prod.yml")
+    env = server_env(os.environ)
+    try:
+        endpoints = endpoints_calling(args.endpoints, action_server_url(env, args.actions_port),
+                                      env, ROOT / "build" / "endpoints.yml")
+    except ValueError as error:
+        parser.error(str(error))
 
     from connectors.credentials import write_active_credentials
     from scripts.serve_web import command as web_command
@@ -157,7 +228,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"Channels on: {', '.join(channels)}", flush=True)
     origins = args.cors if args.cors is not None else cors_origins(args.web_port)
 
-    env = server_env(os.environ)
     env["SANIC_WORKERS"] = workers(env, args.replicas)
     # Duplicate webhook deliveries are remembered across workers and replicas.
     env.setdefault("DELIVERY_IDS_DB", str(ROOT / "build" / "delivery_ids.db"))
@@ -177,7 +247,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         replicas = [subprocess.Popen(
             [str(BIN / "rasa"), "run", "--model", args.model, "--port", str(port),
              "--interface", "localhost", "--credentials", str(credentials),
-             "--endpoints", args.endpoints, *(["--cors", *origins] if origins else []), *api],
+             "--endpoints", endpoints, *(["--cors", *origins] if origins else []), *api],
             cwd=ROOT, env=env) for port in ports]
         processes.extend(replicas)
         for port, rasa in zip(ports, replicas, strict=True):

@@ -14,6 +14,8 @@ from typing import Dict, Iterator
 import pytest
 import requests
 
+from actions.content_store import YamlContentStore
+from connectors.resilience import TROUBLE_TEXT
 from scripts.run import (
     REQUEST_MAX_SIZE,
     action_server_command,
@@ -58,7 +60,9 @@ class MadeRun:
         self.endpoints = tmp / "endpoints.yml"
         text = (ROOT / "endpoints.yml").read_text()
         assert f"type: {TRACKER_STORE}" in text and "127.0.0.1:5055" in text
-        self.endpoints.write_text(text.replace("127.0.0.1:5055", f"127.0.0.1:{self.actions_port}")
+        # The file names another port: run.py must point Rasa at the server it starts.
+        self.stale_port = free_port()
+        self.endpoints.write_text(text.replace("127.0.0.1:5055", f"127.0.0.1:{self.stale_port}")
                                   .replace("db: tracker.db", f"db: {tmp / 'tracker.db'}")
                                   .replace("db: locks.db", f"db: {tmp / 'locks.db'}"))
 
@@ -109,6 +113,18 @@ def test_make_run_keeps_the_api_off_without_a_token(made_run: MadeRun) -> None:
 def test_make_run_binds_the_action_server_to_loopback(made_run: MadeRun) -> None:
     assert listening(made_run.actions_port) == {"127.0.0.1"}
     assert not connects("127.0.0.2", made_run.actions_port)
+
+
+def test_make_run_calls_the_action_server_it_started(made_run: MadeRun) -> None:
+    reply = requests.post(f"{made_run.base}/webhooks/rest/webhook", timeout=60,
+                          json={"sender": "actions-port", "message": "what causes leg cramps"})
+    texts = [message.get("text", "") for message in reply.json()]
+    assert reply.status_code == 200 and texts
+    causes = YamlContentStore(ROOT / "content").get("causes")
+    assert causes is not None
+    assert TROUBLE_TEXT not in texts and any(causes.answer in text for text in texts)
+    assert (f"Rasa will call the action server at http://127.0.0.1:{made_run.actions_port}"
+            "/webhook") in (made_run.tmp / "run.log").read_text()
 
 
 def test_make_run_refuses_oversized_requests(made_run: MadeRun) -> None:

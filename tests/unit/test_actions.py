@@ -119,7 +119,7 @@ async def test_urgent_intent_alone_gets_urgent_answer(store: YamlContentStore, n
     ("text", "intent"),
     [
         ("how many mg of magnesium should i take", "ask_about_supplements"),
-        ("do i have a blood clot", "ask_when_to_see_doctor"),
+        ("do i have sciatica", "ask_when_to_see_doctor"),
         ("can you tell me what's wrong with me", "request_dose_or_diagnosis"),
     ],
 )
@@ -129,6 +129,17 @@ async def test_doses_and_diagnoses_get_see_a_doctor(
     messages, events = await run(ActionAnswerQuestion(store, net), tracker(text, intent))
     assert events == [SlotSet("topic", "see_a_doctor")]
     assert messages[0]["text"].startswith(PERSONAL_ADVICE_PREFACE)
+    assert messages[0]["text"].endswith(store.disclaimer)
+
+
+@pytest.mark.parametrize("text", ["do i have a blood clot", "i think i have a dvt in my leg",
+                                  "could this be a clot?", "im worried its a blood clot"])
+async def test_a_suspected_clot_gets_the_urgent_answer_not_see_a_doctor(
+    store: YamlContentStore, net: SafetyNet, text: str
+) -> None:
+    messages, events = await run(ActionAnswerQuestion(store, net),
+                                 tracker(text, "request_dose_or_diagnosis"))
+    assert events == [SlotSet("topic", "urgent_care")]
     assert messages[0]["text"].endswith(store.disclaimer)
 
 

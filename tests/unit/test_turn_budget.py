@@ -12,54 +12,70 @@ import pytest
 from scripts.turn_budget import Timers, main, raw_post
 
 
-def test_only_the_outermost_step_counts() -> None:
+class Clock:
+    """A stand-in for `time.perf_counter` that only moves when a step says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, ms: float) -> None:
+        self.now += ms / 1000
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(time, "perf_counter", fake)
+    return fake
+
+
+def test_only_the_outermost_step_counts(clock: Clock) -> None:
     timers = Timers()
-
-    def inner() -> None:
-        time.sleep(0.02)
-
-    timed_inner = timers.wrap("inner", inner, is_async=False)
+    timed_inner = timers.wrap("inner", lambda: clock.advance(20), is_async=False)
 
     def outer() -> None:
         timed_inner()
-        time.sleep(0.01)
+        clock.advance(10)
 
     timed_outer = timers.wrap("outer", outer, is_async=False)
     timers.turn = {}
     timed_outer()
     timed_inner()
-    assert set(timers.turn) == {"outer", "inner"}
-    assert timers.turn["outer"] >= 30  # the nested call counted once, in `outer`
-    assert 20 <= timers.turn["inner"] < timers.turn["outer"]
+    assert timers.turn == pytest.approx({"outer": 30, "inner": 20})  # nested: counted once
 
 
-async def test_async_steps_add_up_and_nothing_counts_outside_a_turn() -> None:
+async def test_async_steps_add_up_and_nothing_counts_outside_a_turn(clock: Clock) -> None:
     timers = Timers()
 
-    async def step(seconds: float) -> str:
-        await asyncio.sleep(seconds)
+    async def step(ms: float) -> str:
+        await asyncio.sleep(0)
+        clock.advance(ms)
         return "done"
 
     timed = timers.wrap("step", step, is_async=True)
-    assert await timed(0.01) == "done"  # no turn in progress
+    assert await timed(10) == "done"  # no turn in progress
     assert timers.turn is None and timers.depth == 0
     timers.turn = {}
-    await timed(0.01)
-    await timed(0.01)
-    assert timers.turn["step"] >= 20
+    await timed(10)
+    await timed(15)
+    assert timers.turn == pytest.approx({"step": 25})
 
 
-async def test_a_failing_step_still_counts_and_unwinds() -> None:
+async def test_a_failing_step_still_counts_and_unwinds(clock: Clock) -> None:
     timers = Timers()
 
     async def broken() -> None:
+        clock.advance(5)
         raise RuntimeError("action server down")
 
     timed = timers.wrap("broken", broken, is_async=True)
     timers.turn = {}
     with pytest.raises(RuntimeError):
         await timed()
-    assert "broken" in timers.turn and timers.depth == 0
+    assert timers.turn == pytest.approx({"broken": 5}) and timers.depth == 0
 
 
 async def test_raw_post_reads_each_answer_on_one_kept_alive_socket() -> None:

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import inspect
 import json
 import logging
 import os
@@ -51,21 +52,20 @@ from scripts.load_benchmark import (  # noqa: E402
     project_endpoints,
     server_env,
 )
-from scripts.run import free_port  # noqa: E402
+from scripts.run import action_server_health, action_server_url, free_port  # noqa: E402
 
-#: Steps timed inside a turn: (label, owner path, method, is it a coroutine).
-STEPS: List[Tuple[str, str, str, bool]] = [
+#: Steps timed inside a turn: (label, owner path, method).
+STEPS: List[Tuple[str, str, str]] = [
     ("read the conversation (and start a session)", "rasa.core.processor:MessageProcessor",
-     "fetch_tracker_and_update_session", True),
-    ("NLU (the parse)", "rasa.core.processor:MessageProcessor", "parse_message", True),
-    ("slot extraction", "rasa.core.processor:MessageProcessor", "run_action_extract_slots",
-     True),
+     "fetch_tracker_and_update_session"),
+    ("NLU (the parse)", "rasa.core.processor:MessageProcessor", "parse_message"),
+    ("slot extraction", "rasa.core.processor:MessageProcessor", "run_action_extract_slots"),
     ("policy predictions", "rasa.core.processor:MessageProcessor",
-     "_predict_next_with_tracker", False),
-    ("action server call", "rasa.core.actions.action:RemoteAction", "run", True),
+     "_predict_next_with_tracker"),
+    ("action server call", "rasa.core.actions.action:RemoteAction", "run"),
     ("logging actions on the tracker", "rasa.core.processor:MessageProcessor",
-     "_log_action_on_tracker", False),
-    ("saving the conversation", "rasa.core.processor:MessageProcessor", "save_tracker", True),
+     "_log_action_on_tracker"),
+    ("saving the conversation", "rasa.core.processor:MessageProcessor", "save_tracker"),
 ]
 NLU = STEPS[1][0]
 
@@ -83,31 +83,31 @@ class Timers:
         if self.turn is not None:
             self.turn[label] = self.turn.get(label, 0.0) + (time.perf_counter() - started) * 1000
 
-    def wrap(self, label: str, method: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
-        """`method` with a timer that counts for `label` when no other step is running."""
-        if is_async:
+    @contextlib.contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        """Times the block for `label` when no other step is running."""
+        outermost, started = self.depth == 0, time.perf_counter()
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if outermost:
+                self.add(label, started)
+
+    def wrap(self, label: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        """`method` (a function or a coroutine function) timed as the step `label`."""
+        if inspect.iscoroutinefunction(method):
             @functools.wraps(method)
             async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                outermost, started = self.depth == 0, time.perf_counter()
-                self.depth += 1
-                try:
+                with self.step(label):
                     return await method(*args, **kwargs)
-                finally:
-                    self.depth -= 1
-                    if outermost:
-                        self.add(label, started)
             return timed_async
 
         @functools.wraps(method)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            outermost, started = self.depth == 0, time.perf_counter()
-            self.depth += 1
-            try:
+            with self.step(label):
                 return method(*args, **kwargs)
-            finally:
-                self.depth -= 1
-                if outermost:
-                    self.add(label, started)
         return timed
 
 
@@ -122,10 +122,10 @@ def install_timers(timers: Timers) -> Iterator[None]:
     from rasa.core.actions.action import RemoteAction
 
     originals: List[Tuple[Any, str, Any]] = []
-    for label, path, name, is_async in STEPS:
+    for label, path, name in STEPS:
         owner = _owner(path)
         originals.append((owner, name, owner.__dict__[name]))
-        setattr(owner, name, timers.wrap(label, getattr(owner, name), is_async))
+        setattr(owner, name, timers.wrap(label, getattr(owner, name)))
     call_format = RemoteAction._action_call_format
     originals.append((RemoteAction, "_action_call_format", call_format))
 
@@ -244,10 +244,10 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
 
     group = Group(tmp)
     port = free_port()
-    url = f"http://127.0.0.1:{port}/webhook"
+    url = action_server_url({}, port)
     try:
         group.start("actions", action_server_command(port), ROOT, server_env(),
-                    f"http://127.0.0.1:{port}/health")
+                    action_server_health({}, port))
         group.wait()
         endpoints_file = tmp / "endpoints.yml"
         endpoints_file.write_text(project_endpoints(ROOT / "endpoints.yml", url,

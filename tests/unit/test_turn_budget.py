@@ -34,13 +34,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 def test_only_the_outermost_step_counts(clock: Clock) -> None:
     timers = Timers()
-    timed_inner = timers.wrap("inner", lambda: clock.advance(20), is_async=False)
+    timed_inner = timers.wrap("inner", lambda: clock.advance(20))
 
     def outer() -> None:
         timed_inner()
         clock.advance(10)
 
-    timed_outer = timers.wrap("outer", outer, is_async=False)
+    timed_outer = timers.wrap("outer", outer)
     timers.turn = {}
     timed_outer()
     timed_inner()
@@ -55,7 +55,7 @@ async def test_async_steps_add_up_and_nothing_counts_outside_a_turn(clock: Clock
         clock.advance(ms)
         return "done"
 
-    timed = timers.wrap("step", step, is_async=True)
+    timed = timers.wrap("step", step)
     assert await timed(10) == "done"  # no turn in progress
     assert timers.turn is None and timers.depth == 0
     timers.turn = {}
@@ -71,7 +71,7 @@ async def test_a_failing_step_still_counts_and_unwinds(clock: Clock) -> None:
         clock.advance(5)
         raise RuntimeError("action server down")
 
-    timed = timers.wrap("broken", broken, is_async=True)
+    timed = timers.wrap("broken", broken)
     timers.turn = {}
     with pytest.raises(RuntimeError):
         await timed()

@@ -158,27 +158,6 @@ class ActionAnswerQuestion(StoreAction):
         return self.send_topic(dispatcher, entry.id, group=self.group_in(tracker))
 
 
-class ActionAnswerFollowUp(StoreAction):
-    """Answers "what about in pregnancy?" using the topic of the conversation."""
-
-    def name(self) -> str:
-        """The action's name in the domain."""
-        return "action_answer_follow_up"
-
-    def respond(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> List[EventType]:
-        """Sends the current topic's variant for the group, else the group's topic."""
-        group = self.group_in(tracker)
-        current = self.store.get(tracker.get_slot(TOPIC_SLOT) or "")
-        if group and current is not None and group in current.variants:
-            return self.send_entry(dispatcher, current, current.variants[group])
-        group_topic = self.store.topic_for_group(group) if group else None
-        if group_topic:
-            return self.send_topic(dispatcher, group_topic, group=group)
-        return offer_related(self, dispatcher, tracker, current)
-
-
 class ActionOfferRelatedTopics(StoreAction):
     """Answers "tell me more" with the current topic's related topics."""
 

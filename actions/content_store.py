@@ -26,6 +26,15 @@ logger = logging.getLogger(__name__)
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 #: Groups a topic may carry a variant for.
 KNOWN_GROUPS = ("pregnancy", "older_adults", "athletes")
+#: The topic a named term leads to when its vocabulary entry names none:
+#: "what about statins?" -> medications. A term's own `topic` overrides it
+#: (sciatica -> sciatica). Labels not listed here (body parts) lead nowhere.
+LABEL_TOPICS = {
+    "mineral": "supplements",
+    "medication": "medications",
+    "condition": "medical_conditions",
+    "activity": "exercise",
+}
 _ENTRY_KEYS = {
     "id",
     "title",
@@ -107,6 +116,9 @@ class ContentStore(Protocol):
     def topic_for_group(self, group: str) -> Optional[str]:
         """Returns the topic id dedicated to a group, if one is."""
 
+    def topic_for_term(self, label: str, surface: str) -> Optional[str]:
+        """The topic a named term leads to ("lasix" as a medication -> medications)."""
+
 
 @dataclass(frozen=True)
 class _Snapshot:
@@ -116,6 +128,7 @@ class _Snapshot:
     by_intent: Mapping[str, Entry]
     group_synonyms: Mapping[str, str]
     group_topics: Mapping[str, str]
+    term_topics: Mapping[Tuple[str, str], str] = field(default_factory=dict)
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:
@@ -188,16 +201,37 @@ def parse_vocabulary(path: Path) -> Dict[str, Dict[str, Dict[str, Any]]]:
     return vocabulary
 
 
+def _normal(word: str) -> str:
+    """Lower case, single spaces: how words are compared with the vocabulary."""
+    return " ".join(word.lower().split())
+
+
 def _group_maps(vocabulary: Mapping[str, Mapping[str, Mapping[str, Any]]]
                 ) -> Tuple[Dict[str, str], Dict[str, str]]:
     synonyms: Dict[str, str] = {}
     topics: Dict[str, str] = {}
     for group, spec in vocabulary["group"].items():
         for word in [group.replace("_", " "), *spec["synonyms"]]:
-            synonyms[" ".join(word.lower().split())] = group
+            synonyms[_normal(word)] = group
         if spec.get("topic"):
             topics[group] = str(spec["topic"])
     return synonyms, topics
+
+
+def _term_topics(vocabulary: Mapping[str, Mapping[str, Mapping[str, Any]]]
+                 ) -> Dict[Tuple[str, str], str]:
+    """(label, word as written) -> topic, for every term that leads to a topic."""
+    topics: Dict[Tuple[str, str], str] = {}
+    for label, terms in vocabulary.items():
+        if label == "group":
+            continue
+        for term, spec in terms.items():
+            topic = spec.get("topic") or LABEL_TOPICS.get(label)
+            if not topic:
+                continue
+            for word in [term.replace("_", " "), *spec["synonyms"]]:
+                topics[(label, _normal(word))] = str(topic)
+    return topics
 
 
 def parse_entry(path: Path, data: Mapping[str, Any], sources: Mapping[str, Source]) -> Entry:
@@ -271,7 +305,9 @@ def load_snapshot(directory: Path) -> _Snapshot:
         raise ContentError(store_file, "disclaimer", "a medical disclaimer is required")
     sources = _parse_sources(store_file, shared.get("sources"))
     vocabulary_file = directory / "vocabulary.yml"
-    synonyms, group_topics = _group_maps(parse_vocabulary(vocabulary_file))
+    vocabulary = parse_vocabulary(vocabulary_file)
+    synonyms, group_topics = _group_maps(vocabulary)
+    term_topics = _term_topics(vocabulary)
     entries: Dict[str, Entry] = {}
     by_intent: Dict[str, Entry] = {}
     topic_files = sorted((directory / "topics").glob("*.yml"))
@@ -293,8 +329,13 @@ def load_snapshot(directory: Path) -> _Snapshot:
         if topic not in entries:
             raise ContentError(vocabulary_file, f"group.{group}.topic",
                                f"unknown topic '{topic}'")
+    for label, terms in vocabulary.items():
+        for term, spec in terms.items():
+            if spec.get("topic") and spec["topic"] not in entries:
+                raise ContentError(vocabulary_file, f"{label}.{term}.topic",
+                                   f"unknown topic '{spec['topic']}'")
     return _Snapshot(" ".join(disclaimer.split()), sources, entries, by_intent,
-                     synonyms, group_topics)
+                     synonyms, group_topics, term_topics)
 
 
 def _signature(directory: Path) -> Tuple[Tuple[str, int, int], ...]:
@@ -377,11 +418,15 @@ class YamlContentStore:
 
     def group_for(self, surface: str) -> Optional[str]:
         """Maps a group as written by the user to its id."""
-        return self._current().group_synonyms.get(" ".join(surface.lower().split()))
+        return self._current().group_synonyms.get(_normal(surface))
 
     def topic_for_group(self, group: str) -> Optional[str]:
         """Returns the topic dedicated to a group, if one is."""
         return self._current().group_topics.get(group)
+
+    def topic_for_term(self, label: str, surface: str) -> Optional[str]:
+        """The topic a named term leads to ("lasix" as a medication -> medications)."""
+        return self._current().term_topics.get((label, _normal(surface)))
 
 
 def content_dir() -> Path:

@@ -203,9 +203,20 @@ def accuracy(force_stock: bool) -> Tuple[Dict[str, Any], bool]:
     results["model_file"] = str(OUR_MODEL.relative_to(ROOT))
     results["model_sha256"] = record["model_sha256"]
 
+    # The blind and dev sets, end to end through a running assistant.
+    from scripts.content import end_to_end
+
+    config = end_to_end.load_config()
+    sets = end_to_end.evaluate(config)
+    results["end_to_end"] = [result.as_dict() for result in sets]
+    results["end_to_end_targets"] = config.targets
+    results["end_to_end_gates"] = config.gates
+    end_to_end.print_results(sets, config, show_errors=False)
+
     ours = results["systems"]["ours"]
     failures = [f"{key} {ours[key]:.3f} < {target}" for key, target in TARGETS.items()
                 if ours[key] < target]
+    failures += end_to_end.gate_failures(sets[0], config.gates)
     if ours["red_flag_phrasings_recall"] < 1.0:
         failures.append(f"red-flag phrasings recall {ours['red_flag_phrasings_recall']:.3f}")
     # "Beat the baselines" is judged on overall accuracy: every held-out message,

@@ -41,6 +41,7 @@ OTHER_NAMES = {
     "ask_what_can_i_ask": "Asks what it can answer",
     "request_human": "Asks for a person",
     "ask_about_group": "Follow-up about a group (e.g. pregnancy)",
+    "ask_follow_up": "Follow-up that points back (e.g. \"is it safe?\")",
     "ask_more": "Asks for more",
     "": "(nothing)",
 }
@@ -54,6 +55,17 @@ HEADLINES: Tuple[Tuple[str, str, str], ...] = (
 )
 TARGETS = {"topic_accuracy": 0.95, "oos_rejection": 0.90, "red_flag_recall": 1.0,
            "red_flag_phrasings_recall": 1.0}
+END_TO_END_LABELS = {
+    "topic_accuracy": "Questions answered with the right topic",
+    "did_you_mean_rate": "Questions answered with \"did you mean\" buttons",
+    "did_you_mean_right_topic": "... with the right topic among the buttons",
+    "follow_up_accuracy": "Follow-up conversations ending on the right topic",
+    "oos_rejection": "Off-topic messages declined",
+    "near_miss_rejection": "... of them, near misses declined",
+    "red_flag_recall": "Urgent warning signs given urgent care",
+    "false_urgent_rate": "Ordinary questions wrongly given urgent care",
+}
+LOWER_IS_BETTER = frozenset({"did_you_mean_rate", "false_urgent_rate"})
 STYLE = """
 body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0 auto;
        max-width: 70rem; padding: 1rem 2rem; color: #1a1a1a; background: #fff; }
@@ -292,6 +304,43 @@ def red_flag_section(ours: Dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def end_to_end_section(results: Dict[str, Any]) -> str:
+    """The end-to-end figures of the blind and dev sets, beside their targets."""
+    sets: List[Dict[str, Any]] = results.get("end_to_end") or []
+    if not sets:
+        return ""
+    targets: Dict[str, float] = results.get("end_to_end_targets") or {}
+    gates: Dict[str, float] = results.get("end_to_end_gates") or {}
+    headers = ["Measure", "Target", "Gate in make test",
+               *(("Blind: " if s["blind"] else "Dev: ") + s["name"] for s in sets)]
+    rows = []
+    for figure in END_TO_END_LABELS:
+        lower = figure in LOWER_IS_BETTER
+        sign = "≤ " if lower else "≥ "
+        row = [esc(END_TO_END_LABELS[figure]),
+               esc(sign + percent(targets[figure])) if figure in targets else "",
+               esc(sign + percent(gates[figure])) if figure in gates else ""]
+        for result in sets:
+            value = result["figures"].get(figure)
+            met = figure not in targets or (value is not None and value == value and (
+                value <= targets[figure] if lower else value >= targets[figure]))
+            row.append(percent(value) + ("" if met else ' <span class="bad">(below target)'
+                                                         "</span>"))
+        rows.append(row)
+    counts = "; ".join(
+        f"{esc(s['name'])}: " + ", ".join(f"{v} {esc(k.replace('_', ' '))}"
+                                          for k, v in s["counts"].items()) for s in sets)
+    return ("<h2>Messages nobody wrote down, end to end</h2>\n"
+            "<p>Each message or conversation is sent to a running assistant through its "
+            "web chat channel, and the topic it answered with is compared with the "
+            "expected one. The <strong>blind</strong> set was written by someone who never "
+            "saw the training data, and nobody looks at its individual mistakes, so it "
+            "measures what users meet. Dev sets may be studied to decide what to fix.</p>\n"
+            + table("End-to-end figures", headers, rows,
+                    numeric=list(range(1, len(headers))))
+            + f"\n<p><small>{counts}</small></p>")
+
+
 def comparison_section(ours: Dict[str, Any], entry: Optional[Dict[str, Any]],
                        published: Optional[Dict[str, Any]], note: str, names: Names,
                        model_sha256: Optional[str]) -> str:
@@ -439,6 +488,7 @@ def write_report(results: Dict[str, Any], out_dir: Path, root: Path = ROOT,
         f"for training. The model was trained on {esc(results.get('training_examples', '?'))} "
         "example questions.</p>",
         summary_section(ours, results),
+        end_to_end_section(results),
         red_flag_section(ours),
         comparison_section(ours, entry, published, note, names, model_sha256),
         f1_section(ours, names, f1_alt),

@@ -13,13 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import (
     PERSONAL_ADVICE_PREFACE,
-    ActionAnswerFollowUp,
     ActionAnswerQuestion,
     ActionListTopics,
     ActionOfferRelatedTopics,
 )
 from actions.content_store import YamlContentStore
 from actions.fallback import ActionOfferTopics
+from actions.follow_up import ActionAnswerFollowUp
 from actions.safety import SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]

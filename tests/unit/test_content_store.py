@@ -146,3 +146,30 @@ def test_variant_is_appended_for_its_group(content_copy: Path) -> None:
     assert entry.text_for("pregnancy").startswith(entry.answer)
     assert entry.variants["pregnancy"] in entry.text_for("pregnancy")
     assert entry.text_for("athletes") == entry.answer
+
+
+def test_named_terms_lead_to_topics(content_copy: Path) -> None:
+    store = YamlContentStore(content_copy)
+    assert store.topic_for_term("medication", "Statins") == "medications"
+    assert store.topic_for_term("mineral", "magnesium") == "supplements"
+    assert store.topic_for_term("condition", "diabetes") == "medical_conditions"
+    assert store.topic_for_term("body_part", "calf") is None
+    assert store.topic_for_term("medication", "bananas") is None
+
+
+def test_a_terms_own_topic_overrides_its_labels(content_copy: Path) -> None:
+    vocabulary = content_copy / "vocabulary.yml"
+    data = yaml.safe_load(vocabulary.read_text())
+    data["condition"]["sciatica"]["topic"] = "sciatica"
+    vocabulary.write_text(yaml.safe_dump(data))
+    store = YamlContentStore(content_copy)
+    assert store.topic_for_term("condition", "slipped disc") == "sciatica"
+
+
+def test_a_term_topic_must_exist(content_copy: Path) -> None:
+    vocabulary = content_copy / "vocabulary.yml"
+    data = yaml.safe_load(vocabulary.read_text())
+    data["medication"]["statins"]["topic"] = "no_such_topic"
+    vocabulary.write_text(yaml.safe_dump(data))
+    with pytest.raises(ContentError, match=r"medication\.statins\.topic"):
+        YamlContentStore(content_copy)

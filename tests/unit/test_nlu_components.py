@@ -12,6 +12,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from actions.content_store import ContentError
 from actions.safety import SafetyNet
+from components.off_topic_guard import OffTopicBodyPartGuard
 from components.red_flag_guard import RedFlagGuard
 from scripts.build_spacy_pipeline import build
 
@@ -104,3 +105,28 @@ def test_text_cleaner_caps_length() -> None:
     from components.text_cleaner import clean_text
 
     assert len(clean_text("cramp " * 2000, 2000)) == 2000
+
+
+def _classified(intent: str, *labels: str) -> Message:
+    message = Message(data={TEXT: "some text"})
+    message.set(INTENT, {"name": intent, "confidence": 0.8})
+    message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 0.8}])
+    message.set("entities", [{"entity": label, "value": label} for label in labels])
+    return message
+
+
+@pytest.mark.parametrize("intent, labels, expected", [
+    ("ask_causes", ("other_body_part",), "out_of_scope"),           # "stomach cramps at night"
+    ("nlu_fallback", ("other_body_part",), "out_of_scope"),
+    ("ask_causes", ("other_body_part", "body_part"), "ask_causes"),  # hands and legs
+    ("ask_causes", ("other_body_part", "condition"), "ask_causes"),  # restless legs too
+    ("ask_causes", (), "ask_causes"),
+    ("thank", ("other_body_part",), "thank"),
+    ("report_urgent_symptoms", ("other_body_part",), "report_urgent_symptoms"),
+])
+def test_off_topic_guard_declines_only_other_body_parts(intent: str, labels: tuple,
+                                                        expected: str) -> None:
+    guard = OffTopicBodyPartGuard(OffTopicBodyPartGuard.get_default_config())
+    [message] = guard.process([_classified(intent, *labels)])
+    assert message.get(INTENT)["name"] == expected
+    assert message.get(INTENT_RANKING_KEY)[0]["name"] == expected

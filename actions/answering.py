@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.channels import Choice, send_choices
 from actions.content_store import ContentStore, Entry, default_store
+from actions.context import points_back_to_answer
 from actions.feedback import (
     FEEDBACK_SLOT,
     FEEDBACK_TOPIC_SLOT,
@@ -155,7 +156,15 @@ class ActionAnswerQuestion(StoreAction):
         entry = self.store.for_intent(intent)
         if entry is None:
             return send_topic_list(self.store, dispatcher)
-        return self.send_topic(dispatcher, entry.id, group=self.group_in(tracker))
+        group = self.group_in(tracker)
+        current = self.store.get(tracker.get_slot(TOPIC_SLOT) or "")
+        if (group and current is not None and current.id != entry.id
+                and group in current.variants
+                and points_back_to_answer(str(message.get("text") or ""))):
+            # "My wife is pregnant, can she use any of those?" after the treatments
+            # answer: the treatments answer's pregnancy variant, not pregnancy.
+            return self.send_entry(dispatcher, current, current.variants[group])
+        return self.send_topic(dispatcher, entry.id, group=group)
 
 
 class ActionOfferRelatedTopics(StoreAction):

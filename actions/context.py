@@ -19,6 +19,8 @@ TERM_LABELS = ("mineral", "medication", "condition", "activity")
 #: Words that point back to something said before.
 BACK_REFERENCES = frozenset({"it", "its", "it's", "that", "thats", "that's", "this", "they",
                              "them", "those", "these", "one", "ones"})
+#: Words that point back to the last answer rather than to the user's own cramps.
+ANSWER_REFERENCES = frozenset({"it", "that", "those", "them", "any of those", "this advice"})
 #: A follow-up that asks whether something named before is the cause.
 CAUSAL_CUES = ("explain", "cause", "causing", "caused", "reason", "why", "blame", "behind",
                "responsible", "because of", "linked", "connected", "related", "culprit",
@@ -83,6 +85,20 @@ def earlier_turns(events: Sequence[Mapping[str, Any]]) -> List[Turn]:
     return list(reversed(turns[:-1]))
 
 
+def points_back(text: str) -> bool:
+    """Whether a message points back to something said before ("is it safe?")."""
+    return bool(BACK_REFERENCES & set(_WORD.findall(text.lower())))
+
+
+def points_back_to_answer(text: str) -> bool:
+    """Whether a message points back to the last answer, not to the user's cramps.
+
+    "Can she use any of those?" does; "why do I get these cramps?" does not.
+    """
+    words = set(_WORD.findall(text.lower()))
+    return bool(ANSWER_REFERENCES & words) and not any(w.startswith("cramp") for w in words)
+
+
 def _has(text: str, cues: Sequence[str]) -> bool:
     return any(cue in text for cue in cues)
 
@@ -118,9 +134,8 @@ def resolve(text: str, named_now: Sequence[Tuple[str, str]], earlier: Sequence[T
         term_topic: Maps a named term to its topic.
     """
     lowered = " ".join(text.lower().split())
-    points_back = bool(BACK_REFERENCES & set(_WORD.findall(lowered)))
     now = _first_topic([Turn(tuple(named_now))], term_topic)
-    if now and not (points_back and current_topic and _has(lowered, INTERACTION_CUES)):
+    if now and not (points_back(lowered) and current_topic and _has(lowered, INTERACTION_CUES)):
         return Resolution(now, "named")
     if now and current_topic:
         return Resolution(current_topic, "interaction")

@@ -259,3 +259,47 @@ def test_base_action_is_abstract_and_not_registered() -> None:
         "action_answer_question", "action_answer_follow_up", "action_offer_related_topics",
         "action_list_topics", "action_offer_topics", "action_delete_conversation",
         "action_record_feedback"}
+
+
+async def test_group_question_pointing_back_gets_the_current_topics_variant(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("my wife is pregnant, can she use any of those?", "ask_about_pregnancy",
+                topic="treatments", entities=[{"entity": "group", "value": "pregnant"}])
+    messages, events = await run(ActionAnswerQuestion(store, net), t)
+    treatments = store.get("treatments")
+    assert treatments is not None and treatments.variants["pregnancy"] in messages[0]["text"]
+    assert events == [SlotSet("topic", "treatments")]
+
+
+async def test_group_question_about_own_cramps_gets_the_groups_topic(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("i'm pregnant, why do i get these cramps?", "ask_about_pregnancy",
+                topic="treatments", entities=[{"entity": "group", "value": "pregnant"}])
+    _, events = await run(ActionAnswerQuestion(store, net), t)
+    assert events == [SlotSet("topic", "pregnancy")]
+
+
+async def test_follow_up_points_back_to_a_medicine_named_two_turns_before(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("could that explain it?", "ask_follow_up", topic="quick_relief")
+    t.events = [
+        {"event": "user", "text": "i take furosemide",
+         "parse_data": {"entities": [{"entity": "medication", "value": "furosemide"}]}},
+        {"event": "user", "text": "how do i stop a cramp", "parse_data": {"entities": []}},
+        {"event": "user", "text": "could that explain it?", "parse_data": {"entities": []}},
+    ]
+    _, events = await run(ActionAnswerFollowUp(store, net), t)
+    assert events == [SlotSet("topic", "medications")]
+
+
+async def test_follow_up_is_it_safe_stays_on_the_current_topic(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    messages, events = await run(ActionAnswerFollowUp(store, net),
+                                 tracker("is it safe?", "ask_follow_up", topic="supplements"))
+    supplements = store.get("supplements")
+    assert supplements is not None and supplements.answer in messages[0]["text"]
+    assert events == [SlotSet("topic", "supplements")]

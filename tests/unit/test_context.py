@@ -6,7 +6,14 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from actions.context import Resolution, Turn, earlier_turns, resolve, terms_in
+from actions.context import (
+    Resolution,
+    Turn,
+    earlier_turns,
+    points_back_to_answer,
+    resolve,
+    terms_in,
+)
 
 TOPICS: Dict[Tuple[str, str], str] = {
     ("medication", "lasix"): "medications",
@@ -71,3 +78,14 @@ def test_earlier_turns_are_this_sessions_user_turns_newest_first_without_the_lat
 def test_resolve(text: str, now: tuple, earlier: list, current: Optional[str],
                  expected: Optional[Resolution]) -> None:
     assert resolve(text, now, earlier, current, term_topic) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("my girlfriend is pregnant, can she use any of those?", True),
+    ("is that ok when pregnant", True),
+    ("i'm pregnant, why do i get these cramps", False),
+    ("is it normal to get cramp in pregnancy", False),
+    ("what about in pregnancy", False),
+])
+def test_points_back_to_answer(text: str, expected: bool) -> None:
+    assert points_back_to_answer(text) is expected

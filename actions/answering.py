@@ -83,13 +83,17 @@ class StoreAction(Action, ABC):
     ) -> List[EventType]:
         """Sends the urgent-care answer on a red flag, else `respond`.
 
-        After the answer that `actions.feedback.should_ask` picks, the feedback
-        question follows as a separate message (never after urgent care).
+        The urgent answer opens with the lead of the most serious red flag in the
+        message (what the user described), then what to do now and the warning
+        signs (the `urgent_care` entry). After the answer that
+        `actions.feedback.should_ask` picks, the feedback question follows as a
+        separate message (never after urgent care).
         """
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
         if intent == URGENT_INTENT or self.safety_net.red_flags_of(message):
-            return self.send_topic(dispatcher, URGENT_TOPIC)
+            return self.send_topic(dispatcher, URGENT_TOPIC,
+                                   preface=self.safety_net.lead_for(message))
         events = self.respond(dispatcher, tracker)
         ask_for_feedback(dispatcher, tracker.events or [], events)
         return events

@@ -283,7 +283,10 @@ def parse_entry(path: Path, data: Mapping[str, Any], sources: Mapping[str, Sourc
         id=topic_id,
         title=_text(path, data, "title"),
         intent=_text(path, data, "intent"),
-        answer=" ".join(_text(path, data, "answer").split()),
+        # Whitespace inside a line is tidied; line breaks (the urgent answer's
+        # bullets, written with `|`) are kept. Folded `>-` answers have none.
+        answer="\n".join(" ".join(line.split())
+                          for line in _text(path, data, "answer").splitlines() if line.strip()),
         sources=named,
         last_reviewed=reviewed,
         related=_id_list(path, data, "related"),

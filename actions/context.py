@@ -135,12 +135,14 @@ def resolve(text: str, named_now: Sequence[Tuple[str, str]], earlier: Sequence[T
     """
     lowered = " ".join(text.lower().split())
     now = _first_topic([Turn(tuple(named_now))], term_topic)
+    before = _first_topic(earlier, term_topic)
+    if not (now or before or current_topic):
+        return None
     if now and not (points_back(lowered) and current_topic and _has(lowered, INTERACTION_CUES)):
         return Resolution(now, "named")
     if now and current_topic:
         return Resolution(current_topic, "interaction")
     if _has(lowered, CAUSAL_CUES):
-        before = _first_topic(earlier, term_topic)
         if before:
             return Resolution(before, "causal")
         if current_topic in CAUSE_TOPICS:
@@ -152,5 +154,4 @@ def resolve(text: str, named_now: Sequence[Tuple[str, str]], earlier: Sequence[T
         return Resolution(DEFAULT_TREATMENT_TOPIC, "treatment")
     if current_topic:
         return Resolution(current_topic, "current")
-    before = _first_topic(earlier, term_topic)
     return Resolution(before, "earlier") if before else None

@@ -8,7 +8,7 @@ the `topic` slot and the terms named in earlier turns (`actions.context`).
 
 from __future__ import annotations
 
-from typing import List
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
@@ -19,6 +19,55 @@ from actions.context import earlier_turns, resolve, terms_in
 
 #: The intent of follow-ups without a group ("is it safe?").
 FOLLOW_UP_INTENT = "ask_follow_up"
+#: The intent of follow-ups about a group ("what about in pregnancy?").
+GROUP_INTENT = "ask_about_group"
+FOLLOW_UP_INTENTS = frozenset({FOLLOW_UP_INTENT, GROUP_INTENT})
+#: With nothing in the conversation to point to, the classifier's best topic
+#: answers a follow-up only if it has at least this confidence.
+MIN_TOPIC_CONFIDENCE = 0.1
+
+
+def best_topic_intent(action: StoreAction, ranking: List[Dict[str, Any]]) -> Optional[str]:
+    """The topic id of the best-ranked topic intent, if confident enough."""
+    for candidate in ranking:
+        entry = action.store.for_intent(str(candidate.get("name") or ""))
+        if entry is not None:
+            confident = float(candidate.get("confidence") or 0.0) >= MIN_TOPIC_CONFIDENCE
+            return entry.id if confident else None
+    return None
+
+
+def answer_follow_up(action: StoreAction, dispatcher: CollectingDispatcher,
+                     tracker: Tracker, intent: str) -> List[EventType]:
+    """Answers a follow-up of `intent` from context; related topics if nothing fits.
+
+    A group ("what about in pregnancy?") gets the current topic's variant for
+    it, else the group's own topic; a group follow-up naming no known group gets
+    the related topics. An `ask_follow_up` goes through `actions.context.resolve`;
+    with nothing to point to, the classifier's best topic answers it.
+    """
+    message = tracker.latest_message or {}
+    group = action.group_in(tracker)
+    current = action.store.get(tracker.get_slot(TOPIC_SLOT) or "")
+    if group and current is not None and group in current.variants:
+        return action.send_entry(dispatcher, current, current.variants[group])
+    group_topic = action.store.topic_for_group(group) if group else None
+    if group_topic:
+        return action.send_topic(dispatcher, group_topic, group=group)
+    if intent != FOLLOW_UP_INTENT:
+        return offer_related(action, dispatcher, tracker, current)
+    resolution = resolve(
+        str(message.get("text") or ""),
+        terms_in(message.get("entities") or []),
+        earlier_turns(tracker.events or []),
+        current.id if current is not None else None,
+        action.store.topic_for_term,
+    )
+    topic = resolution.topic if resolution is not None else best_topic_intent(
+        action, list(message.get("intent_ranking") or []))
+    if topic is None or action.store.get(topic) is None:
+        return offer_related(action, dispatcher, tracker, current)
+    return action.send_topic(dispatcher, topic, group=group)
 
 
 class ActionAnswerFollowUp(StoreAction):
@@ -31,30 +80,6 @@ class ActionAnswerFollowUp(StoreAction):
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> List[EventType]:
-        """Sends the topic the follow-up points to; related topics if none.
-
-        A group ("what about in pregnancy?") gets the current topic's variant for
-        it, else the group's own topic; a group follow-up naming no known group
-        gets the related topics. An `ask_follow_up` goes through
-        `actions.context.resolve`.
-        """
-        message = tracker.latest_message or {}
-        group = self.group_in(tracker)
-        current = self.store.get(tracker.get_slot(TOPIC_SLOT) or "")
-        if group and current is not None and group in current.variants:
-            return self.send_entry(dispatcher, current, current.variants[group])
-        group_topic = self.store.topic_for_group(group) if group else None
-        if group_topic:
-            return self.send_topic(dispatcher, group_topic, group=group)
-        if (message.get("intent") or {}).get("name") != FOLLOW_UP_INTENT:
-            return offer_related(self, dispatcher, tracker, current)
-        resolution = resolve(
-            str(message.get("text") or ""),
-            terms_in(message.get("entities") or []),
-            earlier_turns(tracker.events or []),
-            current.id if current is not None else None,
-            self.store.topic_for_term,
-        )
-        if resolution is None or self.store.get(resolution.topic) is None:
-            return offer_related(self, dispatcher, tracker, current)
-        return self.send_topic(dispatcher, resolution.topic, group=group)
+        """Sends the topic the follow-up points to (see `answer_follow_up`)."""
+        intent = str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+        return answer_follow_up(self, dispatcher, tracker, intent)

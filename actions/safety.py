@@ -1,11 +1,21 @@
 """Deterministic safety net: spaCy matchers for red flags and personal-advice requests.
 
 The rules live in `content/safety.yml` so clinical reviewers can read and edit
-them. A *concept* is a list of words or phrases (a trailing `*` makes the last
-word a prefix: `swell*` matches swells, swelling...; a lone `#` matches a
-number). A *rule* fires when one of its alternatives holds; an alternative is a
-list of requirements, each asking for at least `min` (default 1) distinct
-concepts out of `of` to be present.
+them. A *concept* is a list of words or phrases: a trailing `*` makes the last
+word a prefix (`swell*` matches swells, swelling...), a lone `#` matches a
+number, a lone `_` matches any one word, and `a|b*|c` matches one word that is
+a, starts with b, or is c (`calf|leg _ hurt*|sore` matches "calf is sore").
+A *rule* fires when one of its alternatives (`when`) holds and none
+of its exceptions (`unless`) does; an alternative or exception is a list of
+requirements, each asking for at least `min` (default 1) and, when given, at
+most `max` distinct concepts out of `of` (`{of: [x], max: 0}`: x is absent).
+Every rule names the `source` it comes from (a source id of content/store.yml,
+usually `project_safety_policy`); a red-flag rule also has a `lead`, the first
+sentence of the urgent answer when it is the first rule a message matches.
+
+Matching is linear in the length of a message: every pattern is a fixed run of
+single-token tests (no `*`, `+` or `?` operators), and the rules are then
+evaluated once over the set of concepts found.
 
 Both the NLU pipeline (components/red_flag_guard.py) and the action server use
 this module, so a red flag can never get an ordinary FAQ answer, whatever the
@@ -25,7 +35,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import spacy
 import yaml
@@ -36,24 +46,68 @@ from actions.content_store import ContentError, content_dir
 
 @dataclass(frozen=True)
 class Requirement:
-    """At least `minimum` distinct concepts out of `concepts` must be present."""
+    """Between `minimum` and `maximum` distinct concepts out of `concepts` are present."""
 
     concepts: FrozenSet[str]
     minimum: int = 1
+    maximum: Optional[int] = None
 
     def holds(self, found: FrozenSet[str]) -> bool:
         """Whether the concepts found in a message satisfy this requirement."""
-        return len(self.concepts & found) >= self.minimum
+        count = len(self.concepts & found)
+        return count >= self.minimum and (self.maximum is None or count <= self.maximum)
 
 
 Alternative = Tuple[Requirement, ...]
 
 
+def _holds(alternative: Alternative, found: FrozenSet[str]) -> bool:
+    return all(requirement.holds(found) for requirement in alternative)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule: fires when an alternative of `when` holds and none of `unless` does."""
+
+    when: Tuple[Alternative, ...]
+    unless: Tuple[Alternative, ...] = ()
+    source: Tuple[str, ...] = ()
+    lead: Optional[str] = None
+
+    def fires(self, found: FrozenSet[str]) -> bool:
+        """Whether a message with these concepts triggers the rule."""
+        return (any(_holds(alt, found) for alt in self.when)
+                and not any(_holds(alt, found) for alt in self.unless))
+
+
+def _word_pattern(nlp: spacy.language.Language, term: str, word: str) -> Dict[str, Any]:
+    """One token test for `a|b*|c`: any of the options, `*` making one a prefix."""
+    options = [option for option in word.split("|") if option.rstrip("*")]
+    if not options:
+        raise ValueError(f"'{word}' in '{term}' names no word")
+    for option in options:
+        if len(nlp.make_doc(option.rstrip("*"))) != 1:
+            raise ValueError(f"'{option}' in '{term}' is not a single word; "
+                             "only single words can be alternatives (a|b)")
+    if not any(option.endswith("*") for option in options):
+        return {"LOWER": {"IN": options}}
+    alternation = "|".join(re.escape(option.rstrip("*")) + (".*" if option.endswith("*") else "")
+                           for option in options)
+    return {"LOWER": {"REGEX": f"^(?:{alternation})$"}}
+
+
 def _token_patterns(nlp: spacy.language.Language, term: str) -> List[Dict[str, Any]]:
+    """The fixed-length token pattern of one term (no operators, so matching stays linear)."""
     pattern: List[Dict[str, Any]] = []
     for word in term.lower().split():
         if word == "#":
             pattern.append({"LIKE_NUM": True})
+            continue
+        if word == "_":
+            pattern.append({})
+            continue
+        if "|" in word:
+            pattern.append(_word_pattern(nlp, term, word))
             continue
         prefix = word.endswith("*")
         pieces = [t.text for t in nlp.make_doc(word.rstrip("*"))]
@@ -62,6 +116,8 @@ def _token_patterns(nlp: spacy.language.Language, term: str) -> List[Dict[str, A
                 pattern.append({"LOWER": {"REGEX": f"^{re.escape(piece)}"}})
             else:
                 pattern.append({"LOWER": piece})
+    if not pattern or all(not test for test in pattern):
+        raise ValueError(f"'{term}' matches no particular word")
     return pattern
 
 
@@ -91,7 +147,11 @@ class RuleMatcher:
         self._recent: OrderedDict[str, FrozenSet[str]] = OrderedDict()
         self._recent_lock = threading.Lock()
         for name, terms in concepts.items():
-            self._matcher.add(name, [_token_patterns(nlp, term) for term in terms])
+            try:
+                patterns = [_token_patterns(nlp, term) for term in terms]
+            except ValueError as error:
+                raise ValueError(f"concept '{name}': {error}") from None
+            self._matcher.add(name, patterns)
 
     def concepts_in(self, text: str) -> FrozenSet[str]:
         """Returns the names of the concepts the text mentions."""
@@ -109,43 +169,98 @@ class RuleMatcher:
                 self._recent.popitem(last=False)
         return found
 
-    def match(self, text: str, rules: Mapping[str, Sequence[Alternative]]) -> List[str]:
+    def match(self, text: str, rules: Mapping[str, Rule]) -> List[str]:
         """Returns the names of the rules the text triggers, in rule order."""
         if not text or not text.strip():
             return []
         found = self.concepts_in(text)
-        return [
-            name
-            for name, alternatives in rules.items()
-            if any(all(req.holds(found) for req in alt) for alt in alternatives)
-        ]
+        return [name for name, rule in rules.items() if rule.fires(found)]
 
 
-def _parse_rules(path: Path, section: str, raw: Any, concepts: Mapping[str, Any]
-                 ) -> Dict[str, List[Alternative]]:
+def _parse_alternatives(path: Path, where: str, raw: Any, concepts: Mapping[str, Any]
+                        ) -> Tuple[Alternative, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ContentError(path, where, "must be a list of alternatives")
+    parsed: List[Alternative] = []
+    for alternative in raw:
+        if not isinstance(alternative, list) or not alternative:
+            raise ContentError(path, where, "each alternative is a list of requirements")
+        requirements = []
+        for spec in alternative:
+            names = spec.get("of") if isinstance(spec, dict) else None
+            if not isinstance(names, list) or not names:
+                raise ContentError(path, where, "a requirement needs 'of: [concepts]'")
+            unknown = [n for n in names if n not in concepts]
+            if unknown:
+                raise ContentError(path, where, f"unknown concept '{unknown[0]}'")
+            extra = sorted(set(spec) - {"of", "min", "max"})
+            if extra:
+                raise ContentError(path, where, f"'{extra[0]}' is not a requirement field")
+            try:
+                maximum = int(spec["max"]) if "max" in spec else None
+                minimum = int(spec.get("min", 0 if maximum is not None else 1))
+            except (TypeError, ValueError):
+                raise ContentError(path, where, "'min' and 'max' must be numbers") from None
+            if minimum < 0 or (maximum is not None and maximum < minimum):
+                raise ContentError(path, where, "needs 0 <= min <= max")
+            requirements.append(Requirement(frozenset(names), minimum, maximum))
+        parsed.append(tuple(requirements))
+    return tuple(parsed)
+
+
+def _parse_source(path: Path, where: str, raw: Any,
+                  known_sources: Optional[Iterable[str]]) -> Tuple[str, ...]:
+    names = [raw] if isinstance(raw, str) else raw
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and n.strip() for n in names)):
+        raise ContentError(path, f"{where}.source",
+                           "must name the rule's source (e.g. project_safety_policy)")
+    if known_sources is not None:
+        known = set(known_sources)
+        for name in names:
+            if name not in known:
+                raise ContentError(path, f"{where}.source", f"'{name}' is not in store.yml")
+    return tuple(names)
+
+
+def _parse_rules(path: Path, section: str, raw: Any, concepts: Mapping[str, Any],
+                 known_sources: Optional[Iterable[str]] = None, needs_lead: bool = False
+                 ) -> Dict[str, Rule]:
     if not isinstance(raw, dict) or not raw:
-        raise ContentError(path, section, "must map rule names to alternatives")
-    rules: Dict[str, List[Alternative]] = {}
-    for name, alternatives in raw.items():
+        raise ContentError(path, section, "must map rule names to rules")
+    rules: Dict[str, Rule] = {}
+    for name, spec in raw.items():
         where = f"{section}.{name}"
-        if not isinstance(alternatives, list) or not alternatives:
-            raise ContentError(path, where, "must be a list of alternatives")
-        parsed: List[Alternative] = []
-        for alternative in alternatives:
-            if not isinstance(alternative, list) or not alternative:
-                raise ContentError(path, where, "each alternative is a list of requirements")
-            requirements = []
-            for spec in alternative:
-                names = spec.get("of") if isinstance(spec, dict) else None
-                if not isinstance(names, list) or not names:
-                    raise ContentError(path, where, "a requirement needs 'of: [concepts]'")
-                unknown = [n for n in names if n not in concepts]
-                if unknown:
-                    raise ContentError(path, where, f"unknown concept '{unknown[0]}'")
-                requirements.append(Requirement(frozenset(names), int(spec.get("min", 1))))
-            parsed.append(tuple(requirements))
-        rules[str(name)] = parsed
+        if not isinstance(spec, dict):
+            raise ContentError(path, where, "must be a mapping with 'when' and 'source'")
+        extra = sorted(set(spec) - {"when", "unless", "source", "lead"})
+        if extra:
+            raise ContentError(path, f"{where}.{extra[0]}", "is not a known field")
+        when = _parse_alternatives(path, f"{where}.when", spec.get("when"), concepts)
+        unless = (_parse_alternatives(path, f"{where}.unless", spec["unless"], concepts)
+                  if "unless" in spec else ())
+        source = _parse_source(path, where, spec.get("source"), known_sources)
+        lead = spec.get("lead")
+        if lead is not None or needs_lead:
+            if not isinstance(lead, str) or not lead.strip():
+                raise ContentError(path, f"{where}.lead",
+                                   "must be a sentence naming what the user described")
+            lead = " ".join(lead.split())
+        rules[str(name)] = Rule(when, unless, source, lead)
     return rules
+
+
+def _store_sources(path: Path) -> Optional[List[str]]:
+    """The source ids of the store.yml next to a rules file (None if there is none)."""
+    store = path.parent / "store.yml"
+    if not store.is_file():
+        return None
+    try:
+        data = yaml.safe_load(store.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    return [str(s) for s in sources] if isinstance(sources, dict) else None
 
 
 class SafetyNet:
@@ -155,15 +270,15 @@ class SafetyNet:
         self,
         nlp: spacy.language.Language,
         concepts: Mapping[str, Sequence[str]],
-        red_flags: Mapping[str, Sequence[Alternative]],
-        personal_advice: Mapping[str, Sequence[Alternative]],
+        red_flags: Mapping[str, Rule],
+        personal_advice: Mapping[str, Rule],
     ) -> None:
         """Compiles the concepts once and keeps both rule sets.
 
         Args:
             nlp: A pipeline whose tokenizer splits messages (a blank English one).
             concepts: Concept name -> words or phrases.
-            red_flags: Rules whose match means "urgent care now".
+            red_flags: Rules whose match means "urgent care now", most serious first.
             personal_advice: Rules whose match means "asks for a dose or diagnosis".
         """
         self._matcher = RuleMatcher(nlp, concepts)
@@ -174,6 +289,9 @@ class SafetyNet:
     @classmethod
     def from_file(cls, path: Path) -> SafetyNet:
         """Loads and compiles `safety.yml`.
+
+        A rule's `source` must be listed in the `store.yml` beside the file, when
+        there is one.
 
         Raises:
             ContentError: naming the file and the field at fault.
@@ -193,13 +311,19 @@ class SafetyNet:
             if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip()
                                                       for t in terms):
                 raise ContentError(path, f"concepts.{name}", "must be a list of words")
+        sources = _store_sources(path)
+        red = _parse_rules(path, "red_flags", data.get("red_flags"), concepts, sources,
+                           needs_lead=True)
+        advice = _parse_rules(path, "personal_advice", data.get("personal_advice"),
+                              concepts, sources)
         nlp = spacy.blank("en")
-        red = _parse_rules(path, "red_flags", data.get("red_flags"), concepts)
-        advice = _parse_rules(path, "personal_advice", data.get("personal_advice"), concepts)
-        return cls(nlp, concepts, red, advice)
+        try:
+            return cls(nlp, concepts, red, advice)
+        except ValueError as error:
+            raise ContentError(path, "concepts", str(error)) from None
 
     def red_flags(self, text: Optional[str]) -> List[str]:
-        """Names of the red flags in the text (empty when none)."""
+        """Names of the red flags in the text (empty when none), most serious first."""
         return self._matcher.match(text or "", self._red_flags)
 
     def red_flags_of(self, message: Mapping[str, Any]) -> List[str]:
@@ -214,6 +338,30 @@ class SafetyNet:
             return [str(flag) for flag in check["flags"]]
         return self.red_flags(message.get("text"))
 
+    def lead_for(self, message: Union[Mapping[str, Any], str, None]) -> Optional[str]:
+        """The lead sentence of the first (most serious) red flag of a message or text.
+
+        Args:
+            message: A parsed message (`tracker.latest_message`, whose recorded
+                check is reused as in `red_flags_of`) or a plain text.
+
+        Returns:
+            The lead, or None when the message carries no red flag.
+        """
+        if isinstance(message, Mapping):
+            flags = self.red_flags_of(message)
+        else:
+            flags = self.red_flags(message)
+        for flag in flags:
+            rule = self._red_flags.get(flag)
+            if rule is not None and rule.lead:
+                return rule.lead
+        return None
+
+    def leads(self) -> Dict[str, str]:
+        """Red-flag name -> its lead sentence, in rule order."""
+        return {name: rule.lead for name, rule in self._red_flags.items() if rule.lead}
+
     def check(self, text: Optional[str]) -> Dict[str, Any]:
         """The red-flag verdict on `text`, as the NLU guard records it under `CHECK_KEY`."""
         return {"rules": self.fingerprint, "flags": self.red_flags(text)}
@@ -224,11 +372,18 @@ class SafetyNet:
 
 
 def fingerprint(concepts: Mapping[str, Sequence[str]],
-                *rule_sets: Mapping[str, Sequence[Alternative]]) -> str:
-    """A short hash of the concepts and rules: equal only for the same safety rules."""
-    rules = [{name: [[[sorted(req.concepts), req.minimum] for req in alternative]
-                     for alternative in alternatives]
-              for name, alternatives in rule_set.items()} for rule_set in rule_sets]
+                *rule_sets: Mapping[str, Rule]) -> str:
+    """A short hash of the concepts and rules: equal only for the same verdicts.
+
+    Leads and sources do not change which flags a message gets, so they are left out.
+    """
+    def alternatives(alts: Sequence[Alternative]) -> List[Any]:
+        return [[[sorted(req.concepts), req.minimum, req.maximum] for req in alternative]
+                for alternative in alts]
+
+    # A list, not a mapping: the order of the rules (most serious first) counts too.
+    rules = [[[name, alternatives(rule.when), alternatives(rule.unless)]
+              for name, rule in rule_set.items()] for rule_set in rule_sets]
     canonical = json.dumps({"concepts": {name: list(terms) for name, terms in concepts.items()},
                             "rules": rules}, sort_keys=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -303,3 +303,24 @@ async def test_follow_up_is_it_safe_stays_on_the_current_topic(
     supplements = store.get("supplements")
     assert supplements is not None and supplements.answer in messages[0]["text"]
     assert events == [SlotSet("topic", "supplements")]
+
+
+async def test_follow_up_with_no_context_takes_the_classifiers_best_topic(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("blood test said my sodium was low, could that explain it", "ask_follow_up",
+                ranking=[{"name": "ask_follow_up", "confidence": 0.6},
+                         {"name": "ask_about_electrolytes", "confidence": 0.3}])
+    _, events = await run(ActionAnswerFollowUp(store, net), t)
+    assert events == [SlotSet("topic", "electrolytes")]
+
+
+async def test_unsure_follow_up_mid_conversation_is_answered_from_context(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("is that safe?", "nlu_fallback", topic="supplements",
+                ranking=[{"name": "nlu_fallback", "confidence": 0.5},
+                         {"name": "ask_follow_up", "confidence": 0.45},
+                         {"name": "ask_about_supplements", "confidence": 0.4}])
+    _, events = await run(ActionOfferTopics(store, net), t)
+    assert events == [SlotSet("topic", "supplements")]

@@ -89,3 +89,8 @@ def test_resolve(text: str, now: tuple, earlier: list, current: Optional[str],
 ])
 def test_points_back_to_answer(text: str, expected: bool) -> None:
     assert points_back_to_answer(text) is expected
+
+
+def test_nothing_in_the_conversation_resolves_nothing_whatever_the_cue() -> None:
+    assert resolve("could that explain it?", (), [Turn(())], None, term_topic) is None
+    assert resolve("how do you treat it", (), [], None, term_topic) is None

@@ -20,7 +20,8 @@ What is checked:
   spaces removed): the same example under two intents is an error, twice under
   one intent a warning; a near-duplicate under another intent (character-trigram
   similarity of at least `--similarity`) is a warning;
-- no held-out test message (tests/heldout/nlu.yml, and the red flags of
+- no held-out test message (tests/heldout/nlu.yml, the end-to-end sets in
+  tests/blind/ and tests/dev/, and the red flags of
   tests/safety/red_flag_phrasings.yml) is also a training example, after the same
   normalisation (error); a training example that is one of that file's
   `not_red_flags` (which test the safety net's rules, not the model) is a warning.
@@ -43,6 +44,7 @@ from scripts.content.nlu import (
     Example,
     dialogue_intents,
     domain_intents,
+    evaluation_set_messages,
     examples_in,
     normalise,
     red_flag_messages,
@@ -404,6 +406,10 @@ class Checker:
             heldout.extend(examples_in(doc))
         if phrasings_file.exists() and (doc := self.read(phrasings_file)) is not None:
             heldout.extend(red_flag_messages(doc))
+        for sets in (self.root / "tests" / "blind", self.root / "tests" / "dev"):
+            for path in sorted(sets.glob("*.yml")):
+                if (doc := self.read(path)) is not None:
+                    heldout.extend(evaluation_set_messages(doc))
         self.heldout_count = len(heldout)
         tests = {duplicate_key(e.text): e for e in heldout}
         for example in self.examples:

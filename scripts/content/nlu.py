@@ -157,3 +157,22 @@ def red_flag_messages(doc: LocatedYaml) -> List[Example]:
                 if key.value == "text" and isinstance(value, yaml.ScalarNode):
                     found.append(Example(str(value.value), section, doc.path, node_line(value)))
     return found
+
+
+def evaluation_set_messages(doc: LocatedYaml) -> List[Example]:
+    """Every user message of an end-to-end evaluation set (tests/blind/, tests/dev/)."""
+    found: List[Example] = []
+    for section in ("single_turn", "out_of_scope", "red_flags", "follow_ups"):
+        listed: Optional[yaml.Node] = doc.value_node(section)
+        if not isinstance(listed, yaml.SequenceNode):
+            continue
+        for item in listed.value:
+            if not isinstance(item, yaml.MappingNode):
+                continue
+            for key, value in item.value:
+                if key.value == "text" and isinstance(value, yaml.ScalarNode):
+                    found.append(Example(str(value.value), section, doc.path, node_line(value)))
+                elif key.value == "turns" and isinstance(value, yaml.SequenceNode):
+                    found.extend(Example(str(turn.value), section, doc.path, node_line(turn))
+                                 for turn in value.value if isinstance(turn, yaml.ScalarNode))
+    return found

@@ -218,3 +218,18 @@ def test_intent_with_examples_but_not_in_domain(project: Path,
     assert code == 1
     assert (f"data/nlu/relief.yml:{line}: error: intent: 'ask_footwear' has examples but is "
             f"not in domain.yml's intents") in out
+
+
+def test_end_to_end_set_message_in_training_is_an_error(project: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    dev = project / "tests/dev/check_case.yml"
+    dev.parent.mkdir(parents=True, exist_ok=True)
+    dev.write_text("follow_ups:\n  - kind: pronoun\n    turns:\n"
+                   "      - is magnesium any good\n      - does it clash with my warfarin pills\n"
+                   "    topic: supplements\n")
+    [line] = append_examples(project / "data/nlu/triggers.yml", "ask_about_supplements",
+                             ["Does it clash with my warfarin pills?"])
+    code, out = run(project, capsys)
+    assert code == 1
+    assert (f"data/nlu/triggers.yml:{line}: error: examples: \"Does it clash with my warfarin "
+            f"pills?\" is a held-out test message (tests/dev/check_case.yml:5)") in out

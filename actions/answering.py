@@ -48,6 +48,20 @@ def with_disclaimer(text: str, disclaimer: str) -> str:
     return f"{text}\n\n{disclaimer}"
 
 
+#: At most this many topics are offered.
+MAX_CHOICES = 3
+#: A topic must have at least this confidence to be offered.
+MIN_CONFIDENCE = 0.05
+OFFER_TEXT = (
+    "I'm not sure I understood. Did you mean one of these? "
+    "You can also rephrase your question."
+)
+NOT_UNDERSTOOD_TEXT = (
+    "Sorry, I didn't understand that. Please ask about night-time leg cramps "
+    "in other words."
+)
+
+
 class StoreAction(Action, ABC):
     """Base of the actions that answer from the store (abstract: not registered)."""
 
@@ -252,3 +266,21 @@ class ActionRecordFeedback(StoreAction):
         else:
             dispatcher.utter_message(text=f"{THANKS_NEGATIVE}.")
         return events
+
+
+def offer_likely_topics(action: StoreAction, dispatcher: CollectingDispatcher,
+                        ranking: List[Dict[str, Any]]) -> List[EventType]:
+    """Offers up to three topics from an intent ranking ("did you mean"), else the list."""
+    topic_ids: List[str] = []
+    for candidate in ranking:
+        entry = action.store.for_intent(candidate.get("name") or "")
+        if entry is None or (candidate.get("confidence") or 0.0) < MIN_CONFIDENCE:
+            continue
+        topic_ids.append(entry.id)
+        if len(topic_ids) == MAX_CHOICES:
+            break
+    if not topic_ids:
+        dispatcher.utter_message(text=NOT_UNDERSTOOD_TEXT)
+        return send_topic_list(action.store, dispatcher)
+    send_choices(dispatcher, OFFER_TEXT, action.choices_for(topic_ids))
+    return []

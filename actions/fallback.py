@@ -17,24 +17,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answering import TOPIC_SLOT, StoreAction, send_topic_list
-from actions.channels import send_choices
+from actions.answering import TOPIC_SLOT, StoreAction, offer_likely_topics
 from actions.follow_up import FOLLOW_UP_INTENTS, answer_follow_up
 
 FALLBACK_INTENT = "nlu_fallback"
-
-#: At most this many topics are offered.
-MAX_CHOICES = 3
-#: A topic must have at least this confidence to be offered.
-MIN_CONFIDENCE = 0.05
-OFFER_TEXT = (
-    "I'm not sure I understood. Did you mean one of these? "
-    "You can also rephrase your question."
-)
-NOT_UNDERSTOOD_TEXT = (
-    "Sorry, I didn't understand that. Please ask about night-time leg cramps "
-    "in other words."
-)
 
 
 class ActionOfferTopics(StoreAction):
@@ -54,16 +40,4 @@ class ActionOfferTopics(StoreAction):
         if best in FOLLOW_UP_INTENTS and tracker.get_slot(TOPIC_SLOT):
             # An unsure "is that safe?" mid-conversation points back to the topic.
             return answer_follow_up(self, dispatcher, tracker, str(best))
-        topic_ids: List[str] = []
-        for candidate in ranking:
-            entry = self.store.for_intent(candidate.get("name") or "")
-            if entry is None or (candidate.get("confidence") or 0.0) < MIN_CONFIDENCE:
-                continue
-            topic_ids.append(entry.id)
-            if len(topic_ids) == MAX_CHOICES:
-                break
-        if not topic_ids:
-            dispatcher.utter_message(text=NOT_UNDERSTOOD_TEXT)
-            return send_topic_list(self.store, dispatcher)
-        send_choices(dispatcher, OFFER_TEXT, self.choices_for(topic_ids))
-        return []
+        return offer_likely_topics(self, dispatcher, ranking)

@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answering import TOPIC_SLOT, StoreAction, offer_related
+from actions.answering import TOPIC_SLOT, StoreAction, offer_likely_topics, offer_related
 from actions.context import earlier_turns, resolve, terms_in
 
 #: The intent of follow-ups without a group ("is it safe?").
@@ -44,7 +44,8 @@ def answer_follow_up(action: StoreAction, dispatcher: CollectingDispatcher,
     A group ("what about in pregnancy?") gets the current topic's variant for
     it, else the group's own topic; a group follow-up naming no known group gets
     the related topics. An `ask_follow_up` goes through `actions.context.resolve`;
-    with nothing to point to, the classifier's best topic answers it.
+    with nothing to point to, the classifier's best topic answers it if it is
+    confident enough, else the likeliest topics are offered.
     """
     message = tracker.latest_message or {}
     group = action.group_in(tracker)
@@ -63,10 +64,11 @@ def answer_follow_up(action: StoreAction, dispatcher: CollectingDispatcher,
         current.id if current is not None else None,
         action.store.topic_for_term,
     )
-    topic = resolution.topic if resolution is not None else best_topic_intent(
-        action, list(message.get("intent_ranking") or []))
+    ranking = list(message.get("intent_ranking") or [])
+    topic = resolution.topic if resolution is not None else best_topic_intent(action, ranking)
     if topic is None or action.store.get(topic) is None:
-        return offer_related(action, dispatcher, tracker, current)
+        # Nothing to point back to, and no confident topic: ask, as when unsure.
+        return offer_likely_topics(action, dispatcher, ranking)
     return action.send_topic(dispatcher, topic, group=group)
 
 

@@ -75,6 +75,7 @@ def running_assistant(
     env: Optional[Mapping[str, str]] = None,
     enable_api: bool = True,
     tracker_store: Optional[str] = None,
+    model: Path = MODEL,
 ) -> Iterator[Assistant]:
     """Runs the action server and Rasa until the block ends.
 
@@ -86,9 +87,10 @@ def running_assistant(
         enable_api: Whether Rasa's HTTP API is on (with the token `TOKEN`).
         tracker_store: The endpoints file's `tracker_store` section; if None, the
             project's store on an SQLite file in `tmp`.
+        model: The trained model to serve.
     """
-    if not MODEL.exists():
-        raise RuntimeError(f"{MODEL} is missing: run `make train` first")
+    if not model.exists():
+        raise RuntimeError(f"{model} is missing: run `make train` first")
     content = tmp / "content"
     shutil.copytree(ROOT / "content", content)
     action_port, rasa_port = free_port(), free_port()
@@ -110,7 +112,7 @@ def running_assistant(
         api = ["--enable-api", "--auth-token", TOKEN] if enable_api else []
         rasa = subprocess.Popen(
             [str(BIN / "rasa"), "run", *api,
-             "--model", str(MODEL), "--port", str(rasa_port), "--interface", "127.0.0.1",
+             "--model", str(model), "--port", str(rasa_port), "--interface", "127.0.0.1",
              "--endpoints", str(endpoints),
              "--credentials", str(credentials), *rasa_args],
             cwd=ROOT, env=full_env, stdout=rasa_log, stderr=subprocess.STDOUT)

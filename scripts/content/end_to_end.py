@@ -370,17 +370,25 @@ def print_results(results: Sequence[SetResult], config: Config, show_errors: boo
                       f"got {miss['got']}{offered}: {miss['text']}")
 
 
-def evaluate(config: Optional[Config] = None) -> List[SetResult]:
-    """Starts an assistant on a temporary SQLite file and scores every set on it."""
-    from scripts.running_assistant import TOKEN, running_assistant
+def evaluate(config: Optional[Config] = None, model: Optional[Path] = None,
+             dev_only: bool = False) -> List[SetResult]:
+    """Starts an assistant on a temporary SQLite file and scores every set on it.
+
+    Args:
+        config: The sets, targets and gates; `tests/end_to_end.yml` if None.
+        model: The model to serve; the trained `models/night-cramps.tar.gz` if None.
+        dev_only: Leave the blind set out.
+    """
+    from scripts.running_assistant import MODEL, TOKEN, running_assistant
 
     config = config or load_config()
     store = YamlContentStore(content_dir())
     topic_for_intent = {entry.intent: entry.id for entry in store.entries()}
     topic_ids = sorted(topic_for_intent.values())
-    paths = [(config.blind, True), *((dev, False) for dev in config.dev)]
+    paths = [*([] if dev_only else [(config.blind, True)]), *((dev, False) for dev in config.dev)]
     sets = [(path, blind, load_set(ROOT / path, topic_ids)) for path, blind in paths]
-    with tempfile.TemporaryDirectory() as tmp, running_assistant(Path(tmp)) as assistant:
+    with tempfile.TemporaryDirectory() as tmp, running_assistant(
+            Path(tmp), model=model or MODEL) as assistant:
         converse = rest_conversation(assistant.base, TOKEN, topic_for_intent)
         return [score_set(path, evaluation_set, converse, blind=blind)
                 for path, blind, evaluation_set in sets]
@@ -391,10 +399,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-errors", action="store_true",
                         help="print the dev sets' misses (never the blind set's)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="the model to score (default: models/night-cramps.tar.gz)")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="score the dev sets only, e.g. while comparing configurations")
     args = parser.parse_args(argv)
     config = load_config()
-    results = evaluate(config)
+    results = evaluate(config, args.model, dev_only=args.dev_only)
     print_results(results, config, args.show_errors)
+    if args.dev_only:
+        return 0
     failures = gate_failures(results[0], config.gates)
     print("\nBlind-set gates: " + ("all met" if not failures else "MISSED: " + "; ".join(failures)))
     return 1 if failures else 0

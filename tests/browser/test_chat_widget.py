@@ -11,7 +11,7 @@ from playwright.sync_api import Page, Route, expect
 
 from actions.answering import with_disclaimer
 from actions.content_store import Entry, YamlContentStore
-from actions.fallback import OFFER_TEXT
+from actions.answering import OFFER_TEXT
 from tests.browser.chat import TYPING, Chat
 from tests.browser.conftest import Site
 from tests.servers import ROOT

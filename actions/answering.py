@@ -176,12 +176,16 @@ class ActionAnswerQuestion(StoreAction):
             return send_topic_list(self.store, dispatcher)
         group = self.group_in(tracker)
         current = self.store.get(tracker.get_slot(TOPIC_SLOT) or "")
-        if (group and current is not None and current.id != entry.id
-                and group in current.variants
+        if (group and current is not None
                 and points_back_to_answer(str(message.get("text") or ""))):
             # "My wife is pregnant, can she use any of those?" after the treatments
-            # answer: the treatments answer's pregnancy variant, not pregnancy.
-            return self.send_entry(dispatcher, current, current.variants[group])
+            # answer: the treatments answer's pregnancy variant. After an answer
+            # with no variant for the group, the group's own topic.
+            if group in current.variants:
+                return self.send_entry(dispatcher, current, current.variants[group])
+            group_topic = self.store.topic_for_group(group)
+            if group_topic:
+                return self.send_topic(dispatcher, group_topic, group=group)
         return self.send_topic(dispatcher, entry.id, group=group)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 #: Entity labels whose terms lead to a topic (see content_store.LABEL_TOPICS).
-TERM_LABELS = ("mineral", "medication", "condition", "activity")
+TERM_LABELS = ("mineral", "medication", "condition", "activity", "drink")
 #: Words that point back to something said before.
 BACK_REFERENCES = frozenset({"it", "its", "it's", "that", "thats", "that's", "this", "they",
                              "them", "those", "these", "one", "ones"})

@@ -47,7 +47,7 @@ class EntityLabelFeaturizer(SparseFeaturizer, GraphComponent):
         """The entity labels that become features, in feature order."""
         return {**SparseFeaturizer.get_default_config(),
                 "labels": ["group", "mineral", "medication", "condition", "body_part",
-                           "activity", "other_body_part"]}
+                           "activity", "drink", "other_body_part"]}
 
     def __init__(self, config: Dict[str, Any], name: str) -> None:
         """Keeps the labels.

@@ -324,3 +324,12 @@ async def test_unsure_follow_up_mid_conversation_is_answered_from_context(
                          {"name": "ask_about_supplements", "confidence": 0.4}])
     _, events = await run(ActionOfferTopics(store, net), t)
     assert events == [SlotSet("topic", "supplements")]
+
+
+async def test_group_question_pointing_back_without_a_variant_gets_the_groups_topic(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("my husband's a triathlete, is it any different for him?", "ask_quick_relief",
+                topic="quick_relief", entities=[{"entity": "group", "value": "triathlete"}])
+    _, events = await run(ActionAnswerQuestion(store, net), t)
+    assert events == [SlotSet("topic", "exercise")]

@@ -130,33 +130,3 @@ def test_off_topic_guard_declines_only_other_body_parts(intent: str, labels: tup
     [message] = guard.process([_classified(intent, *labels)])
     assert message.get(INTENT)["name"] == expected
     assert message.get(INTENT_RANKING_KEY)[0]["name"] == expected
-
-
-def test_entity_label_featurizer_marks_the_labels_the_ruler_found(tmp_path: Path) -> None:
-    from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
-    from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
-
-    from components.entity_featurizer import EntityLabelFeaturizer
-
-    nlp = build(ROOT / "content" / "vocabulary.yml", tmp_path / "pipeline")
-    text = "i play netball and take lasix"
-    message = Message(data={TEXT: text})
-    message.set(SPACY_DOCS[TEXT], nlp(text))
-    tokenizer = SpacyTokenizer(SpacyTokenizer.get_default_config())
-    message.set(TOKENS_NAMES[TEXT], tokenizer.tokenize(message, TEXT))
-    featurizer = EntityLabelFeaturizer(EntityLabelFeaturizer.get_default_config(), "labels")
-    [featurized] = featurizer.process([message])
-    sequence, sentence = featurized.get_sparse_features(TEXT)
-    labels = featurizer.get_default_config()["labels"]
-    assert sentence is not None and sequence is not None
-    found = {labels[i] for i in sentence.features.nonzero()[1]}
-    assert found == {"activity", "medication"}
-    tagged = {(row, labels[col]) for row, col in zip(*sequence.features.nonzero(), strict=False)}
-    assert tagged == {(2, "activity"), (5, "medication")}
-
-
-def test_entity_label_featurizer_leaves_a_message_without_tokens_alone() -> None:
-    from components.entity_featurizer import EntityLabelFeaturizer
-
-    featurizer = EntityLabelFeaturizer(EntityLabelFeaturizer.get_default_config(), "labels")
-    assert featurizer.features(Message(data={TEXT: ""})) is None

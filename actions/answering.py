@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.channels import Choice, send_choices
 from actions.content_store import ContentStore, Entry, default_store
-from actions.context import points_back_to_answer
+from actions.context import age_group, points_back_to_answer
 from actions.feedback import (
     FEEDBACK_SLOT,
     FEEDBACK_TOPIC_SLOT,
@@ -140,13 +140,18 @@ class StoreAction(Action, ABC):
         return self.send_entry(dispatcher, entry, entry.text_for(group), preface)
 
     def group_in(self, tracker: Tracker) -> Optional[str]:
-        """The first group (pregnancy, older_adults, ...) the latest message names."""
-        for entity in (tracker.latest_message or {}).get("entities") or []:
+        """The first group the latest message names, else an age of 60+ it gives.
+
+        "What about my dad, he's 82?" names no group word, but is about an older
+        adult (`actions.context.age_group`).
+        """
+        message = tracker.latest_message or {}
+        for entity in message.get("entities") or []:
             if entity.get("entity") == "group" and isinstance(entity.get("value"), str):
                 group = self.store.group_for(entity["value"])
                 if group:
                     return group
-        return None
+        return age_group(str(message.get("text") or ""))
 
     def choices_for(self, topic_ids: List[str]) -> List[Choice]:
         """Buttons that ask about each topic, skipping unknown ids."""

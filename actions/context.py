@@ -42,6 +42,13 @@ DEFAULT_CAUSE_TOPIC = "causes"
 DEFAULT_TREATMENT_TOPIC = "treatments"
 
 _WORD = re.compile(r"[a-z']+")
+#: "my dad, he's 82", "a 75 year old", "she is in her 80s": an age of 60 or more.
+#: Bounded, anchored alternatives only: linear-time on any input.
+_OLDER_AGE = re.compile(
+    r"\b(?:(?:i'm|im|i am|he's|hes|he is|she's|shes|she is|they're|theyre|is|aged|age)"
+    r" (?:now )?[6-9][0-9]\b|[6-9][0-9][ -]?(?:year|yr)s?[ -]?old\b"
+    r"|in (?:his|her|my|their|your) (?:60|70|80|90)s\b)")
+OLDER_ADULTS = "older_adults"
 
 #: Maps (entity label, word as written) to a topic id, or None.
 TermTopic = Callable[[str, str], Optional[str]]
@@ -83,6 +90,11 @@ def earlier_turns(events: Sequence[Mapping[str, Any]]) -> List[Turn]:
             entities = (event.get("parse_data") or {}).get("entities") or []
             turns.append(Turn(terms_in(entities)))
     return list(reversed(turns[:-1]))
+
+
+def age_group(text: str) -> Optional[str]:
+    """`older_adults` when a message gives an age of 60 or more, else None."""
+    return OLDER_ADULTS if _OLDER_AGE.search(text.lower()) else None
 
 
 def points_back(text: str) -> bool:

@@ -25,15 +25,19 @@ FOLLOW_UP_INTENTS = frozenset({FOLLOW_UP_INTENT, GROUP_INTENT})
 #: With nothing in the conversation to point to, the classifier's best topic
 #: answers a follow-up only if it has at least this confidence.
 MIN_TOPIC_CONFIDENCE = 0.1
+#: A follow-up with no cue of its own stays on the current topic, unless the
+#: classifier gives another topic at least this much confidence ("how would a
+#: doctor check for that?" after the conditions answer is about diagnosis).
+TOPIC_OVER_CONTEXT = 0.25
 
 
-def best_topic_intent(action: StoreAction, ranking: List[Dict[str, Any]]) -> Optional[str]:
-    """The topic id of the best-ranked topic intent, if confident enough."""
+def best_topic_intent(action: StoreAction, ranking: List[Dict[str, Any]],
+                      minimum: float = MIN_TOPIC_CONFIDENCE) -> Optional[str]:
+    """The topic id of the best-ranked topic intent, if it has `minimum` confidence."""
     for candidate in ranking:
         entry = action.store.for_intent(str(candidate.get("name") or ""))
         if entry is not None:
-            confident = float(candidate.get("confidence") or 0.0) >= MIN_TOPIC_CONFIDENCE
-            return entry.id if confident else None
+            return entry.id if float(candidate.get("confidence") or 0.0) >= minimum else None
     return None
 
 
@@ -66,6 +70,8 @@ def answer_follow_up(action: StoreAction, dispatcher: CollectingDispatcher,
     )
     ranking = list(message.get("intent_ranking") or [])
     topic = resolution.topic if resolution is not None else best_topic_intent(action, ranking)
+    if resolution is not None and resolution.reason == "current":
+        topic = best_topic_intent(action, ranking, TOPIC_OVER_CONTEXT) or topic
     if topic is None or action.store.get(topic) is None:
         # Nothing to point back to, and no confident topic: ask, as when unsure.
         return offer_likely_topics(action, dispatcher, ranking)

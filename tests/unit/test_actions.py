@@ -333,3 +333,25 @@ async def test_group_question_pointing_back_without_a_variant_gets_the_groups_to
                 topic="quick_relief", entities=[{"entity": "group", "value": "triathlete"}])
     _, events = await run(ActionAnswerQuestion(store, net), t)
     assert events == [SlotSet("topic", "exercise")]
+
+
+async def test_follow_up_without_a_cue_takes_a_confident_other_topic(
+    store: YamlContentStore, net: SafetyNet
+) -> None:
+    t = tracker("how would a doctor check for that?", "ask_follow_up", topic="medical_conditions",
+                ranking=[{"name": "ask_follow_up", "confidence": 0.6},
+                         {"name": "ask_how_diagnosed", "confidence": 0.3}])
+    _, events = await run(ActionAnswerFollowUp(store, net), t)
+    assert events == [SlotSet("topic", "diagnosis")]
+    t = tracker("is that safe?", "ask_follow_up", topic="supplements",
+                ranking=[{"name": "ask_follow_up", "confidence": 0.8},
+                         {"name": "ask_treatments", "confidence": 0.1}])
+    _, events = await run(ActionAnswerFollowUp(store, net), t)
+    assert events == [SlotSet("topic", "supplements")]
+
+
+async def test_an_age_over_sixty_counts_as_older_adults(store: YamlContentStore,
+                                                        net: SafetyNet) -> None:
+    t = tracker("what about my dad, he's 82?", "ask_about_group", topic="quick_relief")
+    _, events = await run(ActionAnswerFollowUp(store, net), t)
+    assert events == [SlotSet("topic", "risk_factors")]

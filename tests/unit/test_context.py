@@ -9,6 +9,7 @@ import pytest
 from actions.context import (
     Resolution,
     Turn,
+    age_group,
     earlier_turns,
     points_back_to_answer,
     resolve,
@@ -94,3 +95,18 @@ def test_points_back_to_answer(text: str, expected: bool) -> None:
 def test_nothing_in_the_conversation_resolves_nothing_whatever_the_cue() -> None:
     assert resolve("could that explain it?", (), [Turn(())], None, term_topic) is None
     assert resolve("how do you treat it", (), [], None, term_topic) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("what about my dad, he's 82?", "older_adults"),
+    ("my nan is 91 and gets them", "older_adults"),
+    ("a 75 year old man", "older_adults"),
+    ("she is in her 80s", "older_adults"),
+    ("im 67 and retired", "older_adults"),
+    ("my son is 15", None),
+    ("i'm 45", None),
+    ("i walked 80 miles", None),
+    ("for 2 weeks", None),
+])
+def test_age_group(text: str, expected: Optional[str]) -> None:
+    assert age_group(text) == expected

@@ -130,3 +130,35 @@ def test_off_topic_guard_declines_only_other_body_parts(intent: str, labels: tup
     [message] = guard.process([_classified(intent, *labels)])
     assert message.get(INTENT)["name"] == expected
     assert message.get(INTENT_RANKING_KEY)[0]["name"] == expected
+
+
+def _out_of_scope(text: str, confidence: float, ranking: list, *labels: str) -> Message:
+    message = Message(data={TEXT: text})
+    message.set(INTENT, {"name": "out_of_scope", "confidence": confidence})
+    message.set(INTENT_RANKING_KEY, [{"name": "out_of_scope", "confidence": confidence}, *ranking])
+    message.set("entities", [{"entity": label, "value": label} for label in labels])
+    return message
+
+
+@pytest.mark.parametrize("text, confidence, ranking, labels, expected", [
+    # Unsure, about cramps: the likeliest topic instead.
+    ("how do i get rid of a cramp fast", 0.63,
+     [{"name": "ask_quick_relief", "confidence": 0.35}], (), "ask_quick_relief"),
+    # ... or "did you mean" when no topic is likely enough.
+    ("cramps after a long drive", 0.6, [{"name": "ask_quick_relief", "confidence": 0.01}], (),
+     "nlu_fallback"),
+    ("cramps again", 0.6, [{"name": "greet", "confidence": 0.3}], (), "nlu_fallback"),
+    # Sure, another body part, or no cramp word: out of scope stays.
+    ("cramp my style", 0.95, [{"name": "ask_causes", "confidence": 0.05}], (), "out_of_scope"),
+    ("period cramps", 0.6, [{"name": "ask_causes", "confidence": 0.3}], ("other_body_part",),
+     "out_of_scope"),
+    ("our flat is so cramped", 0.6, [{"name": "ask_causes", "confidence": 0.3}], (),
+     "out_of_scope"),
+])
+def test_guard_doubts_an_unsure_out_of_scope_about_cramps(text: str, confidence: float,
+                                                          ranking: list, labels: tuple,
+                                                          expected: str) -> None:
+    guard = OffTopicBodyPartGuard(OffTopicBodyPartGuard.get_default_config())
+    [message] = guard.process([_out_of_scope(text, confidence, ranking, *labels)])
+    assert message.get(INTENT)["name"] == expected
+    assert message.get(INTENT_RANKING_KEY)[0]["name"] == expected

@@ -98,6 +98,16 @@ class EvalSet(BaseModel):
         return value
 
 
+def merge(parts: Sequence[EvalSet]) -> EvalSet:
+    """One set made of several files' sections (a blind set written in parts)."""
+    return EvalSet(
+        single_turn=[item for part in parts for item in part.single_turn],
+        follow_ups=[item for part in parts for item in part.follow_ups],
+        out_of_scope=[item for part in parts for item in part.out_of_scope],
+        red_flags=[item for part in parts for item in part.red_flags],
+    )
+
+
 class SetError(ValueError):
     """An evaluation set file is unreadable or breaks the schema."""
 
@@ -302,8 +312,12 @@ def score_set(name: str, evaluation_set: EvalSet, converse: Converse, *, blind: 
 class Config(BaseModel):
     """`tests/end_to_end.yml`: the sets, the targets and the ratchet."""
 
-    blind: str
+    blind: List[str]
     dev: List[str] = []
+
+    @validator("blind", pre=True)
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
     targets: Dict[str, float]
     gates: Dict[str, float]
 
@@ -341,8 +355,7 @@ def gate_failures(result: SetResult, gates: Mapping[str, float]) -> List[str]:
 def print_results(results: Sequence[SetResult], config: Config, show_errors: bool) -> None:
     """Prints each set's figures beside the targets and the blind set's gates."""
     print("\nEnd-to-end evaluation (REST channel of a running assistant, `topic` slot)")
-    names = [("BLIND " if r.blind else "dev ") + "/".join(Path(r.name).parts[-2:])
-             for r in results]
+    names = ["BLIND" if r.blind else f"dev {Path(r.name).stem}" for r in results]
     header = f"{'figure':28}{'target':>9}{'gate':>9}" + "".join(f"{n:>22}" for n in names)
     print(header)
     print("-" * len(header))
@@ -385,8 +398,10 @@ def evaluate(config: Optional[Config] = None, model: Optional[Path] = None,
     store = YamlContentStore(content_dir())
     topic_for_intent = {entry.intent: entry.id for entry in store.entries()}
     topic_ids = sorted(topic_for_intent.values())
-    paths = [*([] if dev_only else [(config.blind, True)]), *((dev, False) for dev in config.dev)]
-    sets = [(path, blind, load_set(ROOT / path, topic_ids)) for path, blind in paths]
+    sets = [(path, False, load_set(ROOT / path, topic_ids)) for path in config.dev]
+    if not dev_only:
+        parts = [load_set(ROOT / path, topic_ids) for path in config.blind]
+        sets.insert(0, (" + ".join(config.blind), True, merge(parts)))
     with tempfile.TemporaryDirectory() as tmp, running_assistant(
             Path(tmp), model=model or MODEL) as assistant:
         converse = rest_conversation(assistant.base, TOKEN, topic_for_intent)

@@ -9,9 +9,8 @@ from typing import List
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from actions.answering import with_disclaimer
+from actions.answering import OFFER_TEXT, with_disclaimer
 from actions.content_store import Entry, YamlContentStore
-from actions.answering import OFFER_TEXT
 from tests.browser.chat import TYPING, Chat
 from tests.browser.conftest import Site
 from tests.servers import ROOT

@@ -21,6 +21,10 @@ BACK_REFERENCES = frozenset({"it", "its", "it's", "that", "thats", "that's", "th
                              "them", "those", "these", "one", "ones"})
 #: Words that point back to the last answer rather than to the user's own cramps.
 ANSWER_REFERENCES = frozenset({"it", "that", "those", "them", "any of those", "this advice"})
+#: How a short follow-up built on the last answer opens ("and in pregnancy?").
+FOLLOW_UP_OPENERS = ("and ", "what about", "how about", "same for", "is it the same",
+                     "does that apply", "does this apply", "also for", "even for")
+SHORT_FOLLOW_UP_WORDS = 8
 #: A follow-up that asks whether something named before is the cause.
 CAUSAL_CUES = ("explain", "cause", "causing", "caused", "reason", "why", "blame", "behind",
                "responsible", "because of", "linked", "connected", "related", "culprit",
@@ -107,8 +111,15 @@ def points_back_to_answer(text: str) -> bool:
 
     "Can she use any of those?" does; "why do I get these cramps?" does not.
     """
-    words = set(_WORD.findall(text.lower()))
-    return bool(ANSWER_REFERENCES & words) and not any(w.startswith("cramp") for w in words)
+    lowered = " ".join(text.lower().split())
+    words = _WORD.findall(lowered)
+    if any(w.startswith("cramp") for w in words):
+        return False
+    # "And during pregnancy?", "what about for my mum": short, and built on the
+    # last answer.
+    if len(words) <= SHORT_FOLLOW_UP_WORDS and lowered.startswith(FOLLOW_UP_OPENERS):
+        return True
+    return bool(ANSWER_REFERENCES & set(words))
 
 
 def _has(text: str, cues: Sequence[str]) -> bool:

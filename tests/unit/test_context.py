@@ -86,7 +86,10 @@ def test_resolve(text: str, now: tuple, earlier: list, current: Optional[str],
     ("is that ok when pregnant", True),
     ("i'm pregnant, why do i get these cramps", False),
     ("is it normal to get cramp in pregnancy", False),
-    ("what about in pregnancy", False),
+    ("what about in pregnancy", True),
+    ("and during pregnancy?", True),
+    ("and why do i get cramps when pregnant", False),
+    ("and what is the best thing to do for an older person who has just fallen badly", False),
 ])
 def test_points_back_to_answer(text: str, expected: bool) -> None:
     assert points_back_to_answer(text) is expected

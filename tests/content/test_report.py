@@ -157,3 +157,27 @@ def test_report_has_no_axe_violations(project: Path, tmp_path: Path) -> None:
         finally:
             browser.close()
     assert violations == []
+
+
+def test_report_shows_the_blind_and_dev_figures_beside_their_targets(project: Path,
+                                                                    tmp_path: Path) -> None:
+    evaluation_results = results()
+    evaluation_results["end_to_end"] = [
+        {"name": "tests/blind/set_2.yml", "blind": True, "counts": {"single_turn": 340},
+         "figures": {"topic_accuracy": 0.862, "false_urgent_rate": 0.003}, "misses": []},
+        {"name": "tests/dev/set_1.yml", "blind": False, "counts": {"single_turn": 220},
+         "figures": {"topic_accuracy": 0.846, "false_urgent_rate": 0.0}, "misses": []},
+    ]
+    evaluation_results["end_to_end_targets"] = {"topic_accuracy": 0.95, "false_urgent_rate": 0.01}
+    evaluation_results["end_to_end_gates"] = {"topic_accuracy": 0.84}
+    page = write_report(evaluation_results, tmp_path / "reports", project,
+                        evaluate_published=False).read_text()
+    assert "Messages nobody wrote down, end to end" in page
+    assert "Blind: tests/blind/set_2.yml" in page and "Dev: tests/dev/set_1.yml" in page
+    row = re.search(r"Questions answered with the right topic</th>(.*?)</tr>", page, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert "≥ 95" in html.unescape(cells[0]) and "≥ 84" in html.unescape(cells[1])
+    assert "86" in cells[2] and "(below target)" in cells[2]
+    urgent = re.search(r"wrongly given urgent care</th>(.*?)</tr>", page, re.S)
+    assert urgent is not None and "(below target)" not in urgent.group(1)

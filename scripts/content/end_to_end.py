@@ -367,6 +367,9 @@ def print_results(results: Sequence[SetResult], config: Config, show_errors: boo
         row += f"{(f'{sign}{gate}' if gate is not None else ''):>9}"
         for result in results:
             value = result.figures[figure]
+            if math.isnan(value):  # the set has no messages of that kind
+                row += f"{'-':>20}  "
+                continue
             mark = "" if target is None or meets(figure, value, target) else " *"
             row += f"{value:>20.3f}{mark:2}"
         print(row)

@@ -4,7 +4,9 @@ It runs last in the pipeline, after the intent classifier and the
 FallbackClassifier. When the deterministic safety net (actions/safety.py) finds a
 red-flag symptom in the message, the intent becomes `report_urgent_symptoms` with
 full confidence, so dialogue management sends the urgent-care answer whatever the
-classifier thought. Messages without a red flag keep their classification.
+classifier thought. So does an unsure prediction (`nlu_fallback`) whose likeliest
+intent is the urgent one: an emergency never gets "did you mean" buttons.
+Messages without a red flag keep their classification.
 Every message also gets the guard's verdict under `red_flag_check` (the rules'
 fingerprint and the flags found, never any text), which the action server
 reuses instead of matching the same text against the same rules again.
@@ -27,6 +29,9 @@ from actions.safety import CHECK_KEY, SafetyNet
 
 URGENT_INTENT = "report_urgent_symptoms"
 RED_FLAGS_KEY = "red_flags"
+FALLBACK_INTENT = "nlu_fallback"
+#: The flag recorded when the classifier, not a rule, found the emergency.
+CLASSIFIER_FLAG = "classifier"
 
 
 @DefaultV1Recipe.register(
@@ -61,6 +66,14 @@ class RedFlagGuard(GraphComponent):
         """Compiles the safety rules when the model is loaded."""
         return cls(config, SafetyNet.from_file(Path(config["rules_file"])))
 
+    def _unsure_about_urgent(self, message: Message) -> bool:
+        """Whether the classifier was unsure and its likeliest intent is the urgent one."""
+        if (message.get(INTENT) or {}).get("name") != FALLBACK_INTENT:
+            return False
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                   if r.get("name") != FALLBACK_INTENT]
+        return bool(ranking) and ranking[0].get("name") == self._intent
+
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Leaves training data as it is: the guard only acts on live messages."""
         return training_data
@@ -71,6 +84,10 @@ class RedFlagGuard(GraphComponent):
             check = self._net.check(message.get(TEXT))
             message.set(CHECK_KEY, check, add_to_output=True)
             flags = check["flags"]
+            if not flags and self._unsure_about_urgent(message):
+                # Unsure, but its likeliest guess is an emergency: an emergency
+                # must never get "did you mean" buttons.
+                flags = [CLASSIFIER_FLAG]
             if not flags:
                 continue
             forced = {"name": self._intent, "confidence": 1.0}

@@ -162,3 +162,22 @@ def test_guard_doubts_an_unsure_out_of_scope_about_cramps(text: str, confidence:
     [message] = guard.process([_out_of_scope(text, confidence, ranking, *labels)])
     assert message.get(INTENT)["name"] == expected
     assert message.get(INTENT_RANKING_KEY)[0]["name"] == expected
+
+
+def test_guard_turns_an_unsure_guess_of_an_emergency_into_urgent(guard: RedFlagGuard) -> None:
+    unsure = message("something odd is happening to my dad", "nlu_fallback", 0.35)
+    unsure.set(INTENT_RANKING_KEY, [{"name": "nlu_fallback", "confidence": 0.35},
+                                    {"name": "report_urgent_symptoms", "confidence": 0.35},
+                                    {"name": "ask_causes", "confidence": 0.3}])
+    [msg] = guard.process([unsure])
+    assert msg.get(INTENT) == {"name": "report_urgent_symptoms", "confidence": 1.0}
+    assert msg.get("red_flags") == ["classifier"]
+
+
+def test_guard_leaves_an_unsure_guess_of_a_topic_alone(guard: RedFlagGuard) -> None:
+    unsure = message("something odd about my cramps", "nlu_fallback", 0.35)
+    unsure.set(INTENT_RANKING_KEY, [{"name": "nlu_fallback", "confidence": 0.35},
+                                    {"name": "ask_causes", "confidence": 0.35},
+                                    {"name": "report_urgent_symptoms", "confidence": 0.3}])
+    [msg] = guard.process([unsure])
+    assert msg.get(INTENT)["name"] == "nlu_fallback"

@@ -30,6 +30,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.intents import force_intent
+
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 FALLBACK_INTENT = "nlu_fallback"
 #: Words that make a message about cramps (not "cramped", "cramps my style" aside).
@@ -117,18 +119,11 @@ class OffTopicBodyPartGuard(GraphComponent):
             break
         return {"name": FALLBACK_INTENT, "confidence": float(intent.get("confidence") or 0.0)}
 
-    @staticmethod
-    def _force(message: Message, intent: Dict[str, Any]) -> None:
-        ranking: Optional[List[Dict[str, Any]]] = message.get(INTENT_RANKING_KEY)
-        rest = [r for r in ranking or [] if r.get("name") != intent["name"]]
-        message.set(INTENT, intent, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [intent, *rest], add_to_output=True)
-
     def process(self, messages: List[Message]) -> List[Message]:
         """Declines other body parts; doubts an unsure out-of-scope about cramps."""
         for message in messages:
             if self.is_off_topic(message):
-                self._force(message, {"name": self._intent, "confidence": 1.0})
+                force_intent(message, {"name": self._intent, "confidence": 1.0})
             elif (instead := self.doubted_out_of_scope(message)) is not None:
-                self._force(message, instead)
+                force_intent(message, instead)
         return messages

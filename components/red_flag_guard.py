@@ -15,7 +15,7 @@ reuses instead of matching the same text against the same rules again.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -26,6 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.safety import CHECK_KEY, SafetyNet
+from components.intents import force_intent
 
 URGENT_INTENT = "report_urgent_symptoms"
 RED_FLAGS_KEY = "red_flags"
@@ -90,10 +91,6 @@ class RedFlagGuard(GraphComponent):
                 flags = [CLASSIFIER_FLAG]
             if not flags:
                 continue
-            forced = {"name": self._intent, "confidence": 1.0}
-            ranking: Optional[List[Dict[str, Any]]] = message.get(INTENT_RANKING_KEY)
-            rest = [r for r in ranking or [] if r.get("name") != self._intent]
-            message.set(INTENT, forced, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [forced, *rest], add_to_output=True)
+            force_intent(message, {"name": self._intent, "confidence": 1.0})
             message.set(RED_FLAGS_KEY, flags, add_to_output=True)
         return messages

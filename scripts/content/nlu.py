@@ -143,26 +143,10 @@ def dialogue_intents(files: Sequence[LocatedYaml]) -> Set[str]:
     return intents
 
 
-def red_flag_messages(doc: LocatedYaml) -> List[Example]:
-    """The messages of tests/safety/red_flag_phrasings.yml, both lists."""
+def _section_messages(doc: LocatedYaml, sections: Sequence[str]) -> List[Example]:
+    """The `text` (and each of the `turns`) of every item of the named list sections."""
     found: List[Example] = []
-    for section in ("red_flags", "not_red_flags"):
-        listed: Optional[yaml.Node] = doc.value_node(section)
-        if not isinstance(listed, yaml.SequenceNode):
-            continue
-        for item in listed.value:
-            if not isinstance(item, yaml.MappingNode):
-                continue
-            for key, value in item.value:
-                if key.value == "text" and isinstance(value, yaml.ScalarNode):
-                    found.append(Example(str(value.value), section, doc.path, node_line(value)))
-    return found
-
-
-def evaluation_set_messages(doc: LocatedYaml) -> List[Example]:
-    """Every user message of an end-to-end evaluation set (tests/blind/, tests/dev/)."""
-    found: List[Example] = []
-    for section in ("single_turn", "out_of_scope", "red_flags", "follow_ups"):
+    for section in sections:
         listed: Optional[yaml.Node] = doc.value_node(section)
         if not isinstance(listed, yaml.SequenceNode):
             continue
@@ -176,3 +160,13 @@ def evaluation_set_messages(doc: LocatedYaml) -> List[Example]:
                     found.extend(Example(str(turn.value), section, doc.path, node_line(turn))
                                  for turn in value.value if isinstance(turn, yaml.ScalarNode))
     return found
+
+
+def red_flag_messages(doc: LocatedYaml) -> List[Example]:
+    """The messages of tests/safety/red_flag_phrasings.yml, both lists."""
+    return _section_messages(doc, ("red_flags", "not_red_flags"))
+
+
+def evaluation_set_messages(doc: LocatedYaml) -> List[Example]:
+    """Every user message of an end-to-end evaluation set (tests/blind/, tests/dev/)."""
+    return _section_messages(doc, ("single_turn", "out_of_scope", "red_flags", "follow_ups"))

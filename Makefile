@@ -28,11 +28,12 @@ export PYTHONHASHSEED := 0
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(BIN)/.installed: requirements.lock .python-version
+$(BIN)/.installed: requirements.lock .python-version pyproject.toml
 	@test -n "$(BASE_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
 	test -x $(BIN)/python || $(BASE_PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==24.0
 	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed ## Create the environment and install pinned dependencies
@@ -45,8 +46,8 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-$(SPACY_PIPELINE): content/vocabulary.yml scripts/build_spacy_pipeline.py $(BIN)/.installed
-	$(BIN)/python scripts/build_spacy_pipeline.py
+$(SPACY_PIPELINE): content/vocabulary.yml tools/build_spacy_pipeline.py $(BIN)/.installed
+	$(BIN)/python -m tools.build_spacy_pipeline
 
 spacy: $(SPACY_PIPELINE) ## Build the project's spaCy pipeline from content/vocabulary.yml
 
@@ -56,16 +57,16 @@ $(MODEL): $(TRAINING_INPUTS) $(BIN)/.installed
 train: $(MODEL) ## Train if data, config or domain changed since the last model
 
 run: $(MODEL) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
-	$(BIN)/python scripts/run.py --model "$$($(BIN)/python -m scripts.content.publish --current)"
+	$(BIN)/python -m tools.run --model "$$($(BIN)/python -m tools.content.publish --current)"
 
 run-prod: $(MODEL) ## The production profile: local PostgreSQL and Redis, REPLICAS Rasa processes (default 2)
 	bash scripts/services.sh install
 	bash scripts/services.sh start
-	eval "$$(bash scripts/services.sh env)" && $(BIN)/python scripts/run.py --endpoints endpoints.prod.yml \
-	    --replicas $(or $(REPLICAS),2) --model "$$($(BIN)/python -m scripts.content.publish --current)"
+	eval "$$(bash scripts/services.sh env)" && $(BIN)/python -m tools.run --endpoints endpoints.prod.yml \
+	    --replicas $(or $(REPLICAS),2) --model "$$($(BIN)/python -m tools.content.publish --current)"
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check actions components connectors stores scripts tests
+	$(BIN)/ruff check nightcramps actions components connectors policies stores tools tests
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -74,7 +75,7 @@ unit: $(SPACY_PIPELINE) ## Unit tests (no model needed)
 	$(BIN)/python -m pytest tests/unit
 
 validate: $(BIN)/.installed ## rasa data validate, failing on warnings
-	$(BIN)/python -m actions.content_store
+	$(BIN)/python -m nightcramps.content_store
 	$(BIN)/rasa data validate --fail-on-warnings
 
 conversation-tests: $(MODEL) ## rasa test on the test stories
@@ -106,13 +107,13 @@ fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, m
 
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
 	bash scripts/services.sh install
-	$(BIN)/python scripts/load_benchmark.py --profile both
+	$(BIN)/python -m tools.load_benchmark --profile both
 
 turn-budget: $(MODEL) ## Where one turn's time goes, step by step, next to the parse
-	$(BIN)/python scripts/turn_budget.py
+	$(BIN)/python -m tools.turn_budget
 
 purge: $(BIN)/.installed ## Delete conversations older than DAYS days (default 30) from the tracker store
-	$(BIN)/python scripts/purge_conversations.py --older-than-days $(or $(DAYS),30)
+	$(BIN)/python -m tools.purge_conversations --older-than-days $(or $(DAYS),30)
 
 services: ## Install (if missing) and start local PostgreSQL and Redis for the production profile
 	bash scripts/services.sh install
@@ -122,25 +123,25 @@ services-stop: ## Stop the local PostgreSQL and Redis
 	bash scripts/services.sh stop
 
 check: $(BIN)/.installed ## Check content and training data; names the file and line of every problem
-	$(BIN)/python -m scripts.content.check
+	$(BIN)/python -m tools.content.check
 
 evaluate: $(MODEL) ## NLU evaluation and baselines, report in reports/index.html; fails below target
-	$(BIN)/python scripts/benchmark.py --accuracy --report reports
+	$(BIN)/python -m tools.benchmark --accuracy --report reports
 
 publish: $(MODEL) ## Load the trained model into the running assistant (needs RASA_API_TOKEN); FORCE=1 overrides
-	$(BIN)/python -m scripts.content.publish $(if $(filter 1 yes true,$(FORCE)),--force)
+	$(BIN)/python -m tools.content.publish $(if $(filter 1 yes true,$(FORCE)),--force)
 
 rollback: $(BIN)/.installed ## Serve the previously published model again (needs RASA_API_TOKEN)
-	$(BIN)/python -m scripts.content.publish --rollback
+	$(BIN)/python -m tools.content.publish --rollback
 
 inbox: $(BIN)/.installed ## Messages the assistant struggled with; triage them (see docs/content-guide.md)
-	$(BIN)/python -m scripts.content.inbox
+	$(BIN)/python -m tools.content.inbox
 
 content-tests: $(MODEL) ## Tests of make check, the evaluation report, publish and rollback
 	$(BIN)/python -m pytest tests/content
 
 benchmark: $(MODEL) ## Accuracy, baselines, latency and training time
-	$(BIN)/python scripts/benchmark.py --accuracy --latency --training-time
+	$(BIN)/python -m tools.benchmark --accuracy --latency --training-time
 
 TEST_STEPS := lint typecheck unit validate check train conversation-tests integration-tests \
               channel-tests browser-tests prod-tests privacy-tests security-tests fault-tests \

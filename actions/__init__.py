@@ -1,4 +1,4 @@
-"""Custom actions of the leg-cramp assistant (run with `python scripts/action_server.py`).
+"""Custom actions of the leg-cramp assistant (run with `python -m tools.action_server`).
 
 Modules, by responsibility:
     content_store: the curated, validated, hot-reloaded content store.

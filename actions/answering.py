@@ -18,7 +18,6 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.channels import Choice, send_choices
-from actions.content_store import ContentStore, Entry, default_store
 from actions.context import age_group, points_back_to_answer
 from actions.feedback import (
     FEEDBACK_SLOT,
@@ -30,7 +29,8 @@ from actions.feedback import (
     THANKS_POSITIVE,
     ask_for_feedback,
 )
-from actions.safety import SafetyNet, default_safety_net
+from nightcramps.content_store import ContentStore, Entry, default_store
+from nightcramps.safety import SafetyNet, default_safety_net
 
 TOPIC_SLOT = "topic"
 URGENT_TOPIC = "urgent_care"

@@ -8,7 +8,7 @@ message after the answer, with two buttons whose payloads are the intents
 "not really"). `action_record_feedback` (actions/answering.py) then sets the
 `feedback_topic` slot to the content id the answer came from and the `feedback`
 slot to `positive` or `negative`, so the tracker store holds the feedback next
-to the conversation, where the inbox (scripts/content/inbox.py) finds it.
+to the conversation, where the inbox (tools/content/inbox.py) finds it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """An NLU component that overrides the classifier when a red flag is present.
 
 It runs last in the pipeline, after the intent classifier and the
-FallbackClassifier. When the deterministic safety net (actions/safety.py) finds a
+FallbackClassifier. When the deterministic safety net (nightcramps/safety.py) finds a
 red-flag symptom in the message, the intent becomes `report_urgent_symptoms` with
 full confidence, so dialogue management sends the urgent-care answer whatever the
 classifier thought. So does an unsure prediction (`nlu_fallback`) whose likeliest
@@ -25,8 +25,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.safety import CHECK_KEY, SafetyNet
 from components.intents import force_intent
+from nightcramps.safety import CHECK_KEY, SafetyNet
 
 URGENT_INTENT = "report_urgent_symptoms"
 RED_FLAGS_KEY = "red_flags"

@@ -90,8 +90,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.content_store import default_store
 from connectors import gc_tuning, graph_runner, rule_matching
+from nightcramps.content_store import default_store
 from stores.sql_tracker_store import begin_request, resolve_by_type, storage_failed
 
 logger = logging.getLogger(__name__)
@@ -357,7 +357,7 @@ class ResilientRestInput(RestInput):
         """Installs the action-call changes and loads the content store (for the disclaimer).
 
         Raises:
-            actions.content_store.ContentError: If the content store cannot be read:
+            nightcramps.content_store.ContentError: If the content store cannot be read:
                 the fallback answer needs its disclaimer.
         """
         super().__init__()

@@ -1,7 +1,7 @@
 """Deleting conversations from Rasa's SQL tracker store (SQLite or PostgreSQL).
 
 Used by the tracker store for "delete my data" and by
-scripts/purge_conversations.py for the retention period. Every function works on
+tools/purge_conversations.py for the retention period. Every function works on
 the `events` table of Rasa's `SQLTrackerStore` through an SQLAlchemy engine.
 """
 

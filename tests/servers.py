@@ -1,6 +1,6 @@
-"""The running assistant the suites share (it lives in scripts/running_assistant.py)."""
+"""The running assistant the suites share (it lives in tools/running_assistant.py)."""
 
-from scripts.running_assistant import (
+from tools.running_assistant import (
     BIN,
     MODEL,
     ROOT,

@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: the real servers, Debian's chromium, one screenshot per test.
 
-The demo page (scripts/serve_web.py) and the assistant (tests/servers.py: real
+The demo page (tools/serve_web.py) and the assistant (tests/servers.py: real
 action server, real Rasa with the trained model, SQLite) run on free loopback
 ports. Chromium is Debian's /usr/bin/chromium: Playwright's own browser download
 cannot work here.
@@ -19,9 +19,9 @@ from typing import Iterator, List
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from scripts.run import free_port, wait_until_up
-from scripts.serve_web import command as serve_web_command
 from tests.servers import ROOT, Assistant, running_assistant
+from tools.run import free_port, wait_until_up
+from tools.serve_web import command as serve_web_command
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

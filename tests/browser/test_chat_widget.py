@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from actions.answering import OFFER_TEXT, with_disclaimer
-from actions.content_store import Entry, YamlContentStore
+from nightcramps.content_store import Entry, YamlContentStore
 from tests.browser.chat import TYPING, Chat
 from tests.browser.conftest import Site
 from tests.servers import ROOT

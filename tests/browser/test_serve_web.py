@@ -1,4 +1,4 @@
-"""scripts/serve_web.py on its own: routes, content types, the disclaimer, no path traversal."""
+"""tools/serve_web.py on its own: routes, content types, the disclaimer, no path traversal."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Dict, Iterator, Tuple
 import pytest
 import yaml
 
-from scripts.run import free_port, wait_until_up
-from scripts.serve_web import command
 from tests.servers import ROOT
+from tools.run import free_port, wait_until_up
+from tools.serve_web import command
 
 RASA_URL = "http://127.0.0.1:5999"
 DISCLAIMER = "Test disclaimer: general information only."
@@ -56,7 +56,7 @@ def get(port: int, path: str, host: str = "") -> Tuple[int, Dict[str, str], byte
 
 def test_command_starts_this_script() -> None:
     argv = command(8081, "http://localhost:5005")
-    assert argv[1].endswith("scripts/serve_web.py")
+    assert argv[1].endswith("tools/serve_web.py")
     assert argv[2:] == ["--port", "8081", "--host", "127.0.0.1",
                         "--rasa-url", "http://localhost:5005"]
 
@@ -113,7 +113,7 @@ def test_widget_files_are_served_as_they_are(server: int, path: str, content_typ
     "/widget/%2fetc%2fpasswd",
     "/widget/..\\..\\README.md",
     "/../README.md",
-    "/scripts/serve_web.py",
+    "/tools/serve_web.py",
 ])
 def test_unknown_and_escaping_paths_are_404(server: int, path: str) -> None:
     status, _, body = get(server, path)

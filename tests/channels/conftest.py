@@ -15,8 +15,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from actions.content_store import YamlContentStore
 from connectors.credentials import write_active_credentials
+from nightcramps.content_store import YamlContentStore
 from tests.channels.recorder import Recorder
 from tests.servers import ROOT, Assistant, running_assistant
 

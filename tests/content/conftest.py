@@ -9,7 +9,7 @@ from typing import List
 
 import pytest
 
-from scripts.content.check import ERROR, check
+from tools.content.check import ERROR, check
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ["content", "data", "domain.yml", "config.yml", "tests/heldout", "tests/safety"]

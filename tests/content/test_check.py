@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.content.check import ERROR, WARNING, Options, check, main, months_before
 from tests.content.conftest import append_examples, line_of, set_field
+from tools.content.check import ERROR, WARNING, Options, check, main, months_before
 
 
 def run(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

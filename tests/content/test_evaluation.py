@@ -11,7 +11,7 @@ from typing import Dict, List
 
 import pytest
 
-from scripts.content import evaluation
+from tools.content import evaluation
 
 BIN = Path(sys.executable).parent
 # A fast, deterministic NLU-only pipeline: the point is the evaluation, not the model.

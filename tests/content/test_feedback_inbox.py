@@ -1,4 +1,4 @@
-"""Feedback after answers, and the inbox of `python -m scripts.content.inbox`.
+"""Feedback after answers, and the inbox of `python -m tools.content.inbox`.
 
 The inbox tests write conversations with Rasa's own SQL tracker store and real
 events into an SQLite file, and triage them on a temporary copy of the project.
@@ -28,8 +28,8 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
-from scripts.content import inbox
-from scripts.content.check import ERROR, check
+from tools.content import inbox
+from tools.content.check import ERROR, check
 
 
 def user(text: str, intent: str, confidence: float,

@@ -8,8 +8,8 @@ from typing import List
 
 import pytest
 
-from scripts.content import check
 from tests.content.conftest import ROOT
+from tools.content import check
 
 GUIDE = ROOT / "docs" / "content-guide.md"
 
@@ -42,7 +42,7 @@ def test_guide_commands_are_make_targets_or_tested_modules() -> None:
     commands = guide_commands()
     assert "make check" in commands and "make rollback" in commands
     for command in commands:
-        assert command.startswith(("make ", ".venv/bin/python -m scripts.content.")), command
+        assert command.startswith(("make ", ".venv/bin/python -m tools.content.")), command
 
 
 def test_every_make_command_in_the_guide_is_a_makefile_target() -> None:
@@ -53,7 +53,7 @@ def test_the_guides_python_commands_work(clean_project: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     for command in guide_commands():
         words = command.split()
-        if words[:3] == [".venv/bin/python", "-m", "scripts.content.check"]:
+        if words[:3] == [".venv/bin/python", "-m", "tools.content.check"]:
             assert check.main([*words[3:], "--root", str(clean_project)]) == 0
             assert "OK" in capsys.readouterr().out
 

@@ -14,12 +14,12 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import requests
 
-from scripts.content import evaluation
-from scripts.content.manifest import Manifest
-from scripts.content.publish import main, model_metadata, refusal_reasons
-from scripts.run import free_port
 from tests.content.conftest import copy_project
 from tests.servers import MODEL, TOKEN, Assistant, running_assistant
+from tools.content import evaluation
+from tools.content.manifest import Manifest
+from tools.content.publish import main, model_metadata, refusal_reasons
+from tools.run import free_port
 
 GOOD = {"topic_accuracy": 0.95, "overall_accuracy": 0.95, "oos_rejection": 0.95,
         "red_flag_recall": 1.0, "red_flag_phrasings_recall": 1.0,

@@ -10,10 +10,10 @@ from typing import Any, Dict
 
 import pytest
 
-from scripts import benchmark
-from scripts.content import evaluation
-from scripts.content.manifest import Manifest
-from scripts.content.report import CONFUSION_CHART, F1_CHART, main, write_report
+from tools import benchmark
+from tools.content import evaluation
+from tools.content.manifest import Manifest
+from tools.content.report import CONFUSION_CHART, F1_CHART, main, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TOPICS = ["ask_diet", "ask_stretches", "ask_quick_relief"]
@@ -34,7 +34,7 @@ PHRASING_PREDICTIONS = ["report_urgent_symptoms", "ask_causes"]
 
 
 def results() -> Dict[str, Any]:
-    """An evaluation as scripts/benchmark.py writes it, from the benchmark's own scoring."""
+    """An evaluation as tools/benchmark.py writes it, from the benchmark's own scoring."""
     texts = [t for t, _ in HELDOUT]
     labels = [y for _, y in HELDOUT]
     ours = benchmark.score_system(texts, labels, TOPICS, PHRASINGS,

@@ -24,9 +24,9 @@ from typing import Callable, Dict, Iterator, List, Optional
 import pytest
 
 from connectors.credentials import write_active_credentials
-from scripts.run import free_port, wait_until_up
 from tests.prod.conftest import Services, parse_exports, services, services_sh  # noqa: F401
 from tests.servers import BIN, MODEL, ROOT
+from tools.run import free_port, wait_until_up
 
 PROD_ENDPOINTS = Path(os.environ.get("FAULT_TESTS_ENDPOINTS") or ROOT / "endpoints.prod.yml")
 CREDENTIALS = Path(os.environ.get("FAULT_TESTS_CREDENTIALS") or ROOT / "credentials.yml")
@@ -39,9 +39,9 @@ STORE_RETRY_SECONDS = 8
 
 
 def action_server_command(port: int) -> List[str]:
-    """The project's action server command (scripts/run.py's, if it has one)."""
+    """The project's action server command (tools/run.py's, if it has one)."""
     try:
-        from scripts.run import action_server_command as project_command
+        from tools.run import action_server_command as project_command
     except ImportError:
         return [str(BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"]
     return list(project_command(port))

@@ -28,10 +28,8 @@ import pytest
 import yaml
 from rasa.shared.utils.common import class_from_module_path
 
-from actions.content_store import YamlContentStore
 from connectors.resilience import TROUBLE_TEXT, ResilientRestInput
-from scripts.load_benchmark import Exchange, check_conversation, conversation_script, load_stories
-from scripts.run import free_port
+from nightcramps.content_store import YamlContentStore
 from stores.sql_tracker_store import ResilientSQLTrackerStore
 from tests.faults.conftest import (
     CREDENTIALS,
@@ -43,6 +41,8 @@ from tests.faults.conftest import (
 )
 from tests.faults.load import RUN_TIMEOUT, FailoverClient, Turn, run_conversations
 from tests.servers import ROOT
+from tools.load_benchmark import Exchange, check_conversation, conversation_script, load_stories
+from tools.run import free_port
 
 CONVERSATIONS = 6
 BEFORE, DURING, AFTER = 3, 6, 2  # messages per conversation in each phase

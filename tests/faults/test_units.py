@@ -31,11 +31,11 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.content_store import default_store
 from connectors import resilience
-from scripts.run import free_port
+from nightcramps.content_store import default_store
 from stores import sql_tracker_store
 from stores.sql_tracker_store import ResilientSQLTrackerStore, StorageUnavailable
+from tools.run import free_port
 
 DOMAIN = Domain.from_dict({"slots": {"topic": {"type": "text", "mappings": [{"type": "custom"}]}},
                            "intents": ["greet"]})

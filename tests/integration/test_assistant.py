@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.content_store import YamlContentStore
-from scripts.run import free_port
+from nightcramps.content_store import YamlContentStore
 from tests.servers import BIN, ROOT, Assistant
+from tools.run import free_port
 
 PHRASINGS = yaml.safe_load((ROOT / "tests" / "safety" / "red_flag_phrasings.yml").read_text())
 STORE = YamlContentStore(ROOT / "content")

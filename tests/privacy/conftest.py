@@ -76,7 +76,7 @@ def reply_text(replies: List[Dict[str, Any]]) -> str:
 
 def answer_of(topic: str) -> str:
     """The content store's answer of a topic."""
-    from actions.content_store import YamlContentStore
+    from nightcramps.content_store import YamlContentStore
 
     entry = YamlContentStore(ROOT / "content").get(topic)
     assert entry is not None

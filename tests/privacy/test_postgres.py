@@ -104,7 +104,7 @@ def test_purge_script_on_postgresql(prod_store: PrivacySQLTrackerStore,
     save(prod_store, conversation(recent, ["c"], now - 300 * DAY))
     old_events = len(rows(services, old))
     env = {**os.environ, **prod_env(services)}
-    command = [str(BIN / "python"), "scripts/purge_conversations.py",
+    command = [str(BIN / "python"), "tools/purge_conversations.py",
                "--endpoints", "endpoints.prod.yml"]
 
     dry = subprocess.run([*command, "--older-than-days", "365", "--dry-run"], cwd=ROOT,

@@ -1,4 +1,4 @@
-"""scripts/purge_conversations.py on SQLite: conversations whose last event is old go."""
+"""tools/purge_conversations.py on SQLite: conversations whose last event is old go."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Dict
 
 import pytest
 
-from scripts.purge_conversations import main
 from tests.privacy.conftest import DAY, conversation, save, sqlite_section, store_from
 from tests.servers import BIN, ROOT
+from tools.purge_conversations import main
 
 
 def counts(db: Path) -> Dict[str, int]:
@@ -56,7 +56,7 @@ def test_purge_deletes_only_conversations_whose_last_event_is_old(endpoints: Pat
     db = endpoints.parent / "tracker.db"
     before = counts(db)
     result = subprocess.run(
-        [str(BIN / "python"), "scripts/purge_conversations.py", "--older-than-days", "30",
+        [str(BIN / "python"), "tools/purge_conversations.py", "--older-than-days", "30",
          "--endpoints", str(endpoints)], cwd=ROOT, capture_output=True, text=True, timeout=120,
         check=False)
     assert result.returncode == 0, result.stderr

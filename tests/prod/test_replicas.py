@@ -33,10 +33,10 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
-from scripts.run import free_port, wait_until_up
 from stores.redis_lock_store import AtomicRedisLockStore
 from tests.prod.conftest import Services, lock_keys
 from tests.servers import BIN, MODEL, ROOT
+from tools.run import free_port, wait_until_up
 
 ATOMIC = "stores.redis_lock_store.AtomicRedisLockStore"
 STARTUP_TIMEOUT = 300  # seconds for each server to answer (model loading, 2 busy cores)

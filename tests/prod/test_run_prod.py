@@ -1,4 +1,4 @@
-"""`make run-prod`: scripts/run.py with endpoints.prod.yml and two Rasa replicas.
+"""`make run-prod`: tools/run.py with endpoints.prod.yml and two Rasa replicas.
 
 The real local PostgreSQL and Redis (scripts/services.sh), this session's own
 database, the project's endpoints.prod.yml filled from `services.sh env`.
@@ -16,9 +16,9 @@ from typing import Iterator, List
 import pytest
 import requests
 
-from scripts.run import free_port, wait_until_up
 from tests.prod.conftest import Services
 from tests.servers import BIN, MODEL, ROOT
+from tools.run import free_port, wait_until_up
 
 CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
 
@@ -35,7 +35,7 @@ def bindable(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[str]]:
-    """The base URLs of the two replicas `scripts/run.py --replicas 2` started."""
+    """The base URLs of the two replicas `tools/run.py --replicas 2` started."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     tmp: Path = tmp_path_factory.mktemp("run-prod")
@@ -51,7 +51,7 @@ def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
     log_path = tmp / "run.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [str(BIN / "python"), "scripts/run.py", "--model", str(MODEL),
+            [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
              "--endpoints", "endpoints.prod.yml", "--replicas", "2", "--port", str(port),
              "--actions-port", str(actions_port), "--web-port", "0"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -59,7 +59,7 @@ def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         for base in bases:
             if not wait_until_up(f"{base}/", process, 300):
-                pytest.fail(f"scripts/run.py --replicas 2 did not start:\n{log_path.read_text()}")
+                pytest.fail(f"tools/run.py --replicas 2 did not start:\n{log_path.read_text()}")
         yield bases
     finally:
         process.send_signal(signal.SIGINT)

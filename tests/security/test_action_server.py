@@ -1,4 +1,4 @@
-"""scripts/action_server.py: bound to 127.0.0.1, a size limit, errors without the body."""
+"""tools/action_server.py: bound to 127.0.0.1, a size limit, errors without the body."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Dict, Iterator, Optional, Sequence, Set
 import pytest
 import requests
 
-from scripts.action_server import DEFAULT_HOST, create_argument_parser
-from scripts.run import action_server_command, free_port, wait_until_up
 from tests.servers import ROOT
+from tools.action_server import DEFAULT_HOST, create_argument_parser
+from tools.run import action_server_command, free_port, wait_until_up
 
 LIMIT = 64 * 1024
 
@@ -39,7 +39,7 @@ def connects(host: str, port: int) -> bool:
 @contextlib.contextmanager
 def action_server(tmp: Path, env: Optional[Dict[str, str]] = None,
                   health_host: str = "127.0.0.1", args: Sequence[str] = ()) -> Iterator[int]:
-    """Runs scripts/action_server.py as scripts/run.py starts it; yields its port."""
+    """Runs tools/action_server.py as tools/run.py starts it; yields its port."""
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if k != "ACTION_SERVER_HOST"}
     full_env = {**inherited, "CONTENT_DIR": str(ROOT / "content"),

@@ -1,4 +1,4 @@
-"""scripts/run.py (`make run`): the API only with a token, loopback, a request size limit."""
+"""tools/run.py (`make run`): the API only with a token, loopback, a request size limit."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from typing import Dict, Iterator
 import pytest
 import requests
 
-from actions.content_store import YamlContentStore
 from connectors.resilience import TROUBLE_TEXT
-from scripts.run import (
+from nightcramps.content_store import YamlContentStore
+from tests.security.test_action_server import connects, listening
+from tests.servers import BIN, MODEL, ROOT, TRACKER_STORE
+from tools.run import (
     REQUEST_MAX_SIZE,
     action_server_command,
     action_server_health,
@@ -25,8 +27,6 @@ from scripts.run import (
     server_env,
     wait_until_up,
 )
-from tests.security.test_action_server import connects, listening
-from tests.servers import BIN, MODEL, ROOT, TRACKER_STORE
 
 CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
 
@@ -44,14 +44,14 @@ def test_servers_get_the_request_size_limit_unless_set() -> None:
 
 def test_action_server_is_started_through_the_binding_script() -> None:
     command = action_server_command(5055)
-    assert command[1].endswith("scripts/action_server.py") and "5055" in command
+    assert command[1].endswith("tools/action_server.py") and "5055" in command
     assert action_server_health({}, 5055) == "http://127.0.0.1:5055/health"
     assert action_server_health({"ACTION_SERVER_HOST": "10.1.2.3"}, 1) == "http://10.1.2.3:1/health"
     assert action_server_health({"ACTION_SERVER_HOST": "0.0.0.0"}, 1) == "http://127.0.0.1:1/health"
 
 
 class MadeRun:
-    """`scripts/run.py` as `make run` starts it, on free ports and a temporary SQLite file."""
+    """`tools/run.py` as `make run` starts it, on free ports and a temporary SQLite file."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -83,14 +83,14 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
     run = MadeRun(tmp_path_factory.mktemp("made-run"))
     with open(run.tmp / "run.log", "w") as log:
         process = subprocess.Popen(
-            [str(BIN / "python"), "scripts/run.py", "--model", str(MODEL), "--port", str(run.port),
+            [str(BIN / "python"), "tools/run.py", "--model", str(MODEL), "--port", str(run.port),
              "--actions-port", str(run.actions_port), "--web-port", "0",
              "--endpoints", str(run.endpoints)],
             cwd=ROOT, env=run.env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     try:
         if not wait_until_up(f"{run.base}/", process, 300):
-            pytest.fail(f"scripts/run.py did not start:\n{(run.tmp / 'run.log').read_text()}")
+            pytest.fail(f"tools/run.py did not start:\n{(run.tmp / 'run.log').read_text()}")
         yield run
     finally:
         process.send_signal(signal.SIGINT)  # run.py stops both servers on Ctrl-C

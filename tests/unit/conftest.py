@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.content_store import YamlContentStore
-from actions.safety import SafetyNet
+from nightcramps.content_store import YamlContentStore
+from nightcramps.safety import SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,10 +17,10 @@ from actions.answering import (
     ActionListTopics,
     ActionOfferRelatedTopics,
 )
-from actions.content_store import YamlContentStore
 from actions.fallback import ActionOfferTopics
 from actions.follow_up import ActionAnswerFollowUp
-from actions.safety import SafetyNet
+from nightcramps.content_store import YamlContentStore
+from nightcramps.safety import SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.content_store import ContentError, YamlContentStore, load_snapshot
+from nightcramps.content_store import ContentError, YamlContentStore, load_snapshot
 
 CONTRACT_IDS = {
     "about_night_cramps", "causes", "dehydration", "electrolytes", "medications",

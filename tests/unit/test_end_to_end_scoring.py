@@ -1,4 +1,4 @@
-"""Scoring of the end-to-end evaluation (scripts/content/end_to_end.py), without servers."""
+"""Scoring of the end-to-end evaluation (tools/content/end_to_end.py), without servers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import List, Sequence
 
 import pytest
 
-from scripts.content.end_to_end import (
+from tools.content.end_to_end import (
     EvalSet,
     Outcome,
     SetError,

@@ -10,9 +10,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import ActionAnswerQuestion, ActionRecordFeedback
-from actions.content_store import YamlContentStore
 from actions.feedback import CHOICES, QUESTION, should_ask, topics_answered
-from actions.safety import SafetyNet
+from nightcramps.content_store import YamlContentStore
+from nightcramps.safety import SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,11 +10,11 @@ from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.content_store import ContentError
-from actions.safety import SafetyNet
 from components.off_topic_guard import OffTopicBodyPartGuard
 from components.red_flag_guard import RedFlagGuard
-from scripts.build_spacy_pipeline import build
+from nightcramps.content_store import ContentError
+from nightcramps.safety import SafetyNet
+from tools.build_spacy_pipeline import build
 
 ROOT = Path(__file__).resolve().parents[2]
 

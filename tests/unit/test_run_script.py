@@ -1,4 +1,4 @@
-"""scripts/run.py's command line: bad replica settings are refused before anything starts."""
+"""tools/run.py's command line: bad replica settings are refused before anything starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from scripts import run
+from tools import run
 
 ROOT = Path(run.__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from typing import Any, Dict
 import pytest
 import yaml
 
-from actions.content_store import ContentError
-from actions.safety import CHECK_KEY, SafetyNet
+from nightcramps.content_store import ContentError
+from nightcramps.safety import CHECK_KEY, SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
 PHRASINGS = yaml.safe_load((ROOT / "tests" / "safety" / "red_flag_phrasings.yml").read_text())

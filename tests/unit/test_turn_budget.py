@@ -9,7 +9,7 @@ from typing import Any, Dict
 
 import pytest
 
-from scripts.turn_budget import Timers, main, raw_post
+from tools.turn_budget import Timers, main, raw_post
 
 
 class Clock:

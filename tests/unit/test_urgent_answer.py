@@ -12,9 +12,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import ActionAnswerQuestion
-from actions.content_store import YamlContentStore
-from actions.safety import CHECK_KEY, SafetyNet
 from connectors.rendering import PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, render
+from nightcramps.content_store import YamlContentStore
+from nightcramps.safety import CHECK_KEY, SafetyNet
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,9 +2,9 @@
 
 Shared by the test suites and by the end-to-end evaluation (`make evaluate`). Each call gets its own
 ports, its own SQLite file and its own copy of the content store. The servers run
-as `make run` starts them: the action server through scripts/action_server.py
+as `make run` starts them: the action server through tools/action_server.py
 (bound to 127.0.0.1), the project's tracker store (identifiers redacted,
-"delete my data" honoured) and the request size limit of scripts/run.py.
+"delete my data" honoured) and the request size limit of tools/run.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 import requests
 
 from connectors.credentials import write_active_credentials
-from scripts.run import action_server_command, free_port, server_env, stop, wait_until_up
+from tools.run import action_server_command, free_port, server_env, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

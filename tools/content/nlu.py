@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 
 import yaml
 
-from scripts.content.yaml_lines import LocatedYaml, node_line
+from tools.content.yaml_lines import LocatedYaml, node_line
 
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\}|\[[^\]]*\])")
 _APOSTROPHES = re.compile(r"['\u2019`]")

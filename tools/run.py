@@ -1,6 +1,6 @@
 """Starts the action server, Rasa and the demo web page together; Ctrl-C stops all.
 
-Usage: python scripts/run.py --model models/night-cramps.tar.gz [--port 5005] [--web-port 8080]
+Usage: python -m tools.run --model models/night-cramps.tar.gz [--port 5005] [--web-port 8080]
 
 Messaging channels (Telegram, Slack, Messenger, WhatsApp) are switched on by
 their environment variables; see README. Channels whose variables are unset
@@ -34,8 +34,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/, not the root, on the path
-    sys.path.insert(0, str(ROOT))
 
 #: Largest request body Rasa accepts (Sanic answers 413 above it). A channel's
 #: webhook payload is a few KiB; a 2,000-character message is under 15 KiB of JSON.
@@ -187,7 +185,7 @@ def endpoints_calling(endpoints: str, url: str, env: Dict[str, str], copy: Path)
 
 def action_server_command(port: int) -> List[str]:
     """Starts the action server (bound to 127.0.0.1 unless $ACTION_SERVER_HOST is set)."""
-    return [str(BIN / "python"), str(ROOT / "scripts" / "action_server.py"),
+    return [str(BIN / "python"), "-m", "tools.action_server",
             "--port", str(port), "--actions", "actions"]
 
 
@@ -220,7 +218,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(str(error))
 
     from connectors.credentials import write_active_credentials
-    from scripts.serve_web import command as web_command
+    from tools.serve_web import command as web_command
 
     credentials = ROOT / "build" / "credentials.yml"
     credentials.parent.mkdir(exist_ok=True)
@@ -270,7 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(
             "\nThe assistant is running.\n"
             f"{page}"
-            f"  Chat in this terminal:  {BIN / 'python'} scripts/chat.py\n"
+            f"  Chat in this terminal:  {BIN / 'python'} tools/chat.py\n"
             "  Or send a message:      curl -s -XPOST "
             f"http://localhost:{args.port}/webhooks/rest/webhook \\\n"
             "                            -H 'Content-Type: application/json' "

@@ -1,9 +1,9 @@
 """Publishes a trained model to the running assistant without a restart, or rolls back.
 
 Usage:
-    python -m scripts.content.publish [--model models/night-cramps.tar.gz] [--force]
-    python -m scripts.content.publish --rollback
-    python -m scripts.content.publish --current    # path of the published model
+    python -m tools.content.publish [--model models/night-cramps.tar.gz] [--force]
+    python -m tools.content.publish --rollback
+    python -m tools.content.publish --current    # path of the published model
 
 The running Rasa server must have its HTTP API on, protected by a token:
 `RASA_API_TOKEN=<secret> make run`. This script reads the same RASA_API_TOKEN,
@@ -32,8 +32,8 @@ from typing import Any, Dict, List, Optional
 
 import requests
 
-from scripts.content import evaluation
-from scripts.content.manifest import Manifest, now, published_dir
+from tools.content import evaluation
+from tools.content.manifest import Manifest, now, published_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = "http://localhost:5005"

@@ -1,7 +1,7 @@
 """Checks the content store and the NLU data; names the file and line of every problem.
 
 Usage:
-    python -m scripts.content.check [--min-examples 10] [--review-months 12]
+    python -m tools.content.check [--min-examples 10] [--review-months 12]
                                     [--similarity 0.8] [--root DIR] [--today YYYY-MM-DD]
 
 Errors (exit code 1) and warnings (printed, exit code 0), one per line:
@@ -10,7 +10,7 @@ Errors (exit code 1) and warnings (printed, exit code 0), one per line:
 
 What is checked:
 - content/store.yml, content/vocabulary.yml and content/topics/*.yml follow the
-  schema the action server enforces (actions/content_store.py), the disclaimer is
+  schema the action server enforces (nightcramps/content_store.py), the disclaimer is
   there, and every source a topic names is in store.yml's source list;
 - `last_reviewed` is not more than `--review-months` months old (warning);
 - every topic's intent is declared in domain.yml, has a rule or story in data/
@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from scripts.content.nlu import (
+from tools.content.nlu import (
     Example,
     dialogue_intents,
     domain_intents,
@@ -50,7 +50,7 @@ from scripts.content.nlu import (
     red_flag_messages,
     yaml_files,
 )
-from scripts.content.yaml_lines import LocatedYaml, YamlFileError, node_line
+from tools.content.yaml_lines import LocatedYaml, YamlFileError, node_line
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR = "error"
@@ -176,7 +176,7 @@ class Checker:
 
     def run(self) -> List[Problem]:
         """Runs every check; returns the problems sorted by file and line."""
-        from actions.content_store import ContentError
+        from nightcramps.content_store import ContentError
 
         sources = self.check_store()
         group_topics = self.check_vocabulary()
@@ -196,7 +196,7 @@ class Checker:
         self.check_duplicates()
         self.check_heldout_leaks()
         # Whatever the action server would refuse must fail here too.
-        from actions.content_store import load_snapshot
+        from nightcramps.content_store import load_snapshot
 
         try:
             load_snapshot(self.content)
@@ -216,7 +216,7 @@ class Checker:
 
     def check_store(self) -> Set[str]:
         """The disclaimer and the source list of store.yml; returns the source ids."""
-        from actions.content_store import ContentError, _parse_sources
+        from nightcramps.content_store import ContentError, _parse_sources
 
         path = self.content / "store.yml"
         doc = self.read(path)
@@ -239,7 +239,7 @@ class Checker:
 
     def check_vocabulary(self) -> Dict[str, Tuple[str, int]]:
         """The vocabulary file's schema; returns group -> (its topic, line)."""
-        from actions.content_store import ContentError, parse_vocabulary
+        from nightcramps.content_store import ContentError, parse_vocabulary
 
         path = self.content / "vocabulary.yml"
         doc = self.read(path)
@@ -269,7 +269,7 @@ class Checker:
     def check_topics(self, sources: Set[str], declared: Optional[Mapping[str, int]],
                      dialogue: Set[str]) -> Set[str]:
         """Each topic file: schema, sources, review date, intent, examples, rule."""
-        from actions.content_store import ContentError, Source, parse_entry
+        from nightcramps.content_store import ContentError, Source, parse_entry
 
         counts: Dict[str, int] = defaultdict(int)
         for example in self.examples:

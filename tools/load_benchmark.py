@@ -1,9 +1,9 @@
 """Load benchmark: many conversations at once over the REST channel, with a lost-message check.
 
 Usage:
-    python scripts/load_benchmark.py                              # default profile vs stock
-    python scripts/load_benchmark.py --profile prod               # PostgreSQL + Redis, 1 vs 2
-    python scripts/load_benchmark.py --profile both --output results/load.json
+    python -m tools.load_benchmark                              # default profile vs stock
+    python -m tools.load_benchmark --profile prod               # PostgreSQL + Redis, 1 vs 2
+    python -m tools.load_benchmark --profile both --output results/load.json
 
 **Default profile** (endpoints.yml: SQLite tracker store and SQLite lock store,
 Rasa with the workers `make run` gives it, `SANIC_WORKERS` (2), one action server).
@@ -69,19 +69,18 @@ import aiohttp
 import yaml
 from rasa.shared.core.constants import DEFAULT_ACTION_NAMES
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from connectors.credentials import write_active_credentials
+from tools.run import free_port, stop, wait_until_up, workers
 
-from connectors.credentials import write_active_credentials  # noqa: E402
-from scripts.run import free_port, stop, wait_until_up, workers  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
 STOCK_CACHE = ROOT / "models" / "stock-init"
 STORIES = ROOT / "tests" / "test_conversations.yml"
 SERVICES_SH = ROOT / "scripts" / "services.sh"
-ACTION_SERVER = ROOT / "scripts" / "action_server.py"
+ACTION_SERVER = ROOT / "tools" / "action_server.py"
 STARTUP_TIMEOUT = 300.0  # seconds for a server to answer (model loading on busy cores)
 REQUEST_TIMEOUT = 60.0
 TRAIN_TIMEOUT = 1800.0
@@ -144,7 +143,7 @@ def conversation_script(stories: Sequence[Sequence[str]], index: int, length: in
 # --- statistics --------------------------------------------------------------------------
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by nearest rank (as scripts/benchmark.py)."""
+    """The q-th percentile (0-100) by nearest rank (as tools/benchmark.py)."""
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -228,10 +227,10 @@ class Group:
 
 
 def server_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The servers' environment, as scripts/run.py sets it where it can."""
+    """The servers' environment, as tools/run.py sets it where it can."""
     env = {**os.environ, **BASE_ENV, **(extra or {})}
     try:
-        from scripts.run import server_env as project_env  # request size limit
+        from tools.run import server_env as project_env  # request size limit
     except ImportError:
         return env
     return dict(project_env(env))
@@ -240,7 +239,7 @@ def server_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 def action_server_command(port: int, actions: str = "actions") -> List[str]:
     """The project's action server (bound to 127.0.0.1) serving the `actions` package."""
     if ACTION_SERVER.exists():
-        return [str(BIN / "python"), str(ACTION_SERVER), "--host", "127.0.0.1",
+        return [str(BIN / "python"), "-m", "tools.action_server", "--host", "127.0.0.1",
                 "--port", str(port), "--actions", actions]
     return [str(BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", actions]
 

@@ -175,7 +175,7 @@ def _parse_sources(path: Path, raw: Any) -> Dict[str, Source]:
 def parse_vocabulary(path: Path) -> Dict[str, Dict[str, Dict[str, Any]]]:
     """Reads `vocabulary.yml`: label -> canonical term -> {synonyms, topic}.
 
-    The same file feeds the spaCy entity ruler (see scripts/build_spacy_pipeline.py).
+    The same file feeds the spaCy entity ruler (see tools/build_spacy_pipeline.py).
 
     Raises:
         ContentError: naming the file and the field at fault.
@@ -451,7 +451,7 @@ def default_store() -> YamlContentStore:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Validates a content folder: `python -m actions.content_store [DIR]`."""
+    """Validates a content folder: `python -m nightcramps.content_store [DIR]`."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)

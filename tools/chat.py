@@ -1,6 +1,6 @@
 """A small terminal chat with the running assistant, through its REST channel.
 
-Usage: python scripts/chat.py [--url http://localhost:5005] [--sender NAME]
+Usage: python -m tools.chat [--url http://localhost:5005] [--sender NAME]
 Buttons are shown numbered; type the number to choose one.
 """
 

@@ -1,6 +1,6 @@
 """Serves the demo page and the chat widget (web/) on loopback.
 
-Usage: python scripts/serve_web.py [--port 8080] [--host 127.0.0.1] [--rasa-url URL]
+Usage: python -m tools.serve_web [--port 8080] [--host 127.0.0.1] [--rasa-url URL]
 
 Routes:
     /, /index.html          the demo page, with the widget's `data-server` set to
@@ -26,8 +26,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script, only scripts/ is on the path
-    sys.path.insert(0, str(ROOT))
 
 WEB_DIR = ROOT / "web"
 WIDGET_DIR = WEB_DIR / "widget"
@@ -63,7 +61,7 @@ _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$
 
 
 def command(port: int, rasa_url: str, host: str = DEFAULT_HOST) -> List[str]:
-    """The argv that starts this server as a subprocess (used by scripts/run.py).
+    """The argv that starts this server as a subprocess (used by tools/run.py).
 
     Args:
         port: The port to listen on.
@@ -169,7 +167,7 @@ def make_app(rasa_url: str = DEFAULT_RASA_URL) -> web.Application:
         return respond(page.encode("utf-8"), CONTENT_TYPES[".html"])
 
     async def disclaimer(request: web.Request) -> web.Response:
-        from actions.content_store import ContentError, default_store
+        from nightcramps.content_store import ContentError, default_store
 
         try:
             text = default_store().disclaimer

@@ -1,11 +1,11 @@
 """The inbox: messages from real conversations the assistant handled badly.
 
 Usage:
-    python -m scripts.content.inbox [--endpoints endpoints.yml | --db tracker.db]
+    python -m tools.content.inbox [--endpoints endpoints.yml | --db tracker.db]
                                     [--threshold 0.6] [--similarity 0.5] [--json]
-    python -m scripts.content.inbox assign <id> <topic-id> [--heldout]
-    python -m scripts.content.inbox out-of-scope <id> [--heldout]
-    python -m scripts.content.inbox ignore <id>
+    python -m tools.content.inbox assign <id> <topic-id> [--heldout]
+    python -m tools.content.inbox out-of-scope <id> [--heldout]
+    python -m tools.content.inbox ignore <id>
 
 It reads the tracker store's `events` table (Rasa's SQL tracker store: the SQLite
 file of endpoints.yml by default, or PostgreSQL from an endpoints file) and lists
@@ -53,9 +53,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from scripts.content.check import duplicate_key, trigram_similarities
-from scripts.content.nlu import Example, examples_in, red_flag_messages, yaml_files
-from scripts.content.yaml_lines import LocatedYaml, YamlFileError
+from tools.content.check import duplicate_key, trigram_similarities
+from tools.content.nlu import Example, examples_in, red_flag_messages, yaml_files
+from tools.content.yaml_lines import LocatedYaml, YamlFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE_FILE = Path("content") / "inbox_triage.yml"
@@ -326,7 +326,7 @@ def read_triage(root: Path) -> List[Dict[str, Any]]:
 def write_triage(root: Path, decisions: Sequence[Mapping[str, Any]]) -> None:
     """Rewrites the triage file with `decisions` (the file is written by this tool only)."""
     path = root / TRIAGE_FILE
-    header = ("# Inbox triage decisions, written by `python -m scripts.content.inbox`\n"
+    header = ("# Inbox triage decisions, written by `python -m tools.content.inbox`\n"
               "# (assign / out-of-scope / ignore). Commit it: the team shares decisions.\n"
               "# Message ids only, never message text.\n")
     body = yaml.safe_dump({"decisions": [dict(d) for d in decisions]}, sort_keys=False,
@@ -511,7 +511,7 @@ def parser() -> argparse.ArgumentParser:
                         help="below this confidence a message counts as unsure")
     common.add_argument("--similarity", type=float, default=0.5,
                         help="trigram similarity that puts two messages in one group")
-    main_parser = argparse.ArgumentParser(prog="python -m scripts.content.inbox",
+    main_parser = argparse.ArgumentParser(prog="python -m tools.content.inbox",
                                           parents=[common], description=__doc__,
                                           formatter_class=argparse.RawDescriptionHelpFormatter)
     main_parser.add_argument("--json", action="store_true", help="print the listing as JSON")

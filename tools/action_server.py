@@ -1,6 +1,6 @@
 """Starts the project's action server (rasa-sdk's), bound to one interface only.
 
-Usage: python scripts/action_server.py [--host 127.0.0.1] [--port 5055] [--actions actions]
+Usage: python -m tools.action_server [--host 127.0.0.1] [--port 5055] [--actions actions]
 
 The same server as `rasa run actions`, with the same options (port, CORS,
 actions package, TLS, auto-reload, logging), and three differences:
@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -108,8 +107,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     from rasa_sdk.endpoint import create_ssl_context
 
     args = create_argument_parser().parse_args(argv)
-    if str(ROOT) not in sys.path:  # the actions package lives in the project root
-        sys.path.insert(0, str(ROOT))
     logging.getLogger("matplotlib").setLevel(logging.WARN)
     utils.configure_colored_logging(args.loglevel)
     utils.configure_file_logging(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME),

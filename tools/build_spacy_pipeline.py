@@ -5,7 +5,7 @@ loads this one instead: spaCy's English tokenizer plus an entity ruler whose
 patterns are the content store's vocabulary (groups, minerals, medications,
 conditions, body parts). `nlp.to_disk` writes the `meta.json` SpacyNLP needs.
 
-Usage: python scripts/build_spacy_pipeline.py [--vocabulary FILE] [--out DIR]
+Usage: python -m tools.build_spacy_pipeline [--vocabulary FILE] [--out DIR]
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any, Dict, List
 
 import spacy
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from nightcramps.content_store import ContentError, parse_vocabulary
 
-from actions.content_store import ContentError, parse_vocabulary  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 PIPELINE_NAME = "night_cramps_vocab"
 PIPELINE_VERSION = "1.0.0"

@@ -1,7 +1,7 @@
 """Deletes the conversations whose last event is older than N days (the retention period).
 
 Usage:
-    python scripts/purge_conversations.py --older-than-days 30 [--endpoints endpoints.yml]
+    python -m tools.purge_conversations --older-than-days 30 [--endpoints endpoints.yml]
                                           [--dry-run]
 
 Works on the SQL tracker store the endpoints file names (SQLite or PostgreSQL;
@@ -41,8 +41,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     """Purges (or counts) the old conversations and prints how many."""
     args = parse_args(argv)
-    if str(ROOT) not in sys.path:  # `python scripts/...` puts scripts/, not the root, first
-        sys.path.insert(0, str(ROOT))
     import sqlalchemy.exc
     from rasa.shared.exceptions import RasaException
     from rasa.utils.endpoints import read_endpoint_config

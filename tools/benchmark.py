@@ -1,9 +1,9 @@
 """Measures the assistant: NLU accuracy against two baselines, latency, training time.
 
 Usage:
-    python scripts/benchmark.py --accuracy           # what `make test` runs
-    python scripts/benchmark.py --accuracy --report reports   # plus the staff report
-    python scripts/benchmark.py --accuracy --latency --training-time
+    python -m tools.benchmark --accuracy           # what `make test` runs
+    python -m tools.benchmark --accuracy --report reports   # plus the staff report
+    python -m tools.benchmark --accuracy --latency --training-time
 
 Accuracy is measured on the held-out file tests/heldout/nlu.yml (never used for
 training) and on the red-flag phrasings file. Our model is compared side by side,
@@ -27,12 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from connectors.credentials import write_active_credentials
+from nightcramps.content_store import YamlContentStore, content_dir
+from tools.run import free_port, wait_until_up
 
-from actions.content_store import YamlContentStore, content_dir  # noqa: E402
-from connectors.credentials import write_active_credentials  # noqa: E402
-from scripts.run import free_port, wait_until_up  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 BIN = Path(sys.executable).parent
 HELDOUT = ROOT / "tests" / "heldout" / "nlu.yml"
@@ -177,7 +177,7 @@ def accuracy(force_stock: bool) -> Tuple[Dict[str, Any], bool]:
     labels = [y for _, y in heldout]
     phrasings = [item["text"] for item in yaml.safe_load(PHRASINGS.read_text())["red_flags"]]
 
-    from scripts.content import evaluation
+    from tools.content import evaluation
 
     our_sha256 = evaluation.sha256_file(OUR_MODEL)  # of the file about to be evaluated
     stock_model, stock_seconds = train_stock(force_stock)
@@ -204,7 +204,7 @@ def accuracy(force_stock: bool) -> Tuple[Dict[str, Any], bool]:
     results["model_sha256"] = record["model_sha256"]
 
     # The blind and dev sets, end to end through a running assistant.
-    from scripts.content import end_to_end
+    from tools.content import end_to_end
 
     config = end_to_end.load_config()
     sets = end_to_end.evaluate(config)
@@ -368,7 +368,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, default=str))
     if args.accuracy and args.report:
-        from scripts.content.report import write_report
+        from tools.content.report import write_report
 
         page = write_report(report["accuracy"], args.report, ROOT)
         print(f"\nReport for content staff: {page}")

@@ -41,7 +41,7 @@ import spacy
 import yaml
 from spacy.matcher import Matcher
 
-from actions.content_store import ContentError, content_dir
+from nightcramps.content_store import ContentError, content_dir
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """End-to-end evaluation: messages nobody trained on, sent to a running assistant.
 
 Each message (or conversation) goes through the REST channel of a real assistant
-(`scripts/running_assistant.py`: the trained model, the action server, SQLite)
+(`tools/running_assistant.py`: the trained model, the action server, SQLite)
 and is scored on the `topic` slot read back through the HTTP API, as a user
 meets it. Sets are YAML files (see `EvalSet`); `tests/end_to_end.yml` says which
 set is blind, which are dev sets, the targets and the ratchet that `make test`
@@ -11,8 +11,8 @@ A blind set's individual errors are never printed: studying them makes it dev
 data. Dev sets print theirs with `--show-errors`.
 
 Usage:
-    python -m scripts.content.end_to_end                 # every set, figures and gates
-    python -m scripts.content.end_to_end --show-errors   # plus the dev sets' misses
+    python -m tools.content.end_to_end                 # every set, figures and gates
+    python -m tools.content.end_to_end --show-errors   # plus the dev sets' misses
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import yaml
 from pydantic import BaseModel, Field, ValidationError, validator
 
-from actions.content_store import YamlContentStore, content_dir
+from nightcramps.content_store import YamlContentStore, content_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "end_to_end.yml"
@@ -395,7 +395,7 @@ def evaluate(config: Optional[Config] = None, model: Optional[Path] = None,
         model: The model to serve; the trained `models/night-cramps.tar.gz` if None.
         dev_only: Leave the blind set out.
     """
-    from scripts.running_assistant import MODEL, TOKEN, running_assistant
+    from tools.running_assistant import MODEL, TOKEN, running_assistant
 
     config = config or load_config()
     store = YamlContentStore(content_dir())

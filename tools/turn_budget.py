@@ -1,7 +1,7 @@
 """Where one turn's time goes, step by step, next to the model's own parse.
 
 Usage:
-    .venv/bin/python scripts/turn_budget.py [--conversations 80] [--calls 300] [--gap-ms 10]
+    .venv/bin/python -m tools.turn_budget [--conversations 80] [--calls 300] [--gap-ms 10]
 
 The one-user target of docs/performance.md compares a full turn with `/model/parse`.
 This script shows what the difference is made of. It loads the trained model in
@@ -41,10 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from scripts.load_benchmark import (  # noqa: E402
+from tools.load_benchmark import (
     MODEL,
     Group,
     action_server_command,
@@ -52,7 +49,10 @@ from scripts.load_benchmark import (  # noqa: E402
     project_endpoints,
     server_env,
 )
-from scripts.run import action_server_health, action_server_url, free_port  # noqa: E402
+from tools.run import action_server_health, action_server_url, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
 
 #: Steps timed inside a turn: (label, owner path, method).
 STEPS: List[Tuple[str, str, str]] = [

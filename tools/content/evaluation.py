@@ -1,6 +1,6 @@
 """A model's figures on the held-out data, remembered per model and per test data.
 
-An evaluation record holds the figures scripts/benchmark.py computes for one
+An evaluation record holds the figures tools/benchmark.py computes for one
 model (accuracy, per-topic F1, red-flag recall, the messages it got wrong) plus
 the model's sha256 and a digest of the test data it was measured on. Records are
 cached in `results/evaluations/`, so a model is evaluated once per version of the
@@ -8,7 +8,7 @@ test data: `make evaluate` stores the new model's record, and `make publish` and
 the report reuse it (or evaluate a model that has none).
 
 Usage:
-    python -m scripts.content.evaluation MODEL.tar.gz [--root DIR]
+    python -m tools.content.evaluation MODEL.tar.gz [--root DIR]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def phrasings_file(root: Path) -> Path:
 
 def topic_intents(root: Path) -> List[str]:
     """The intents answered from the content store at `root`, red flags excepted."""
-    from actions.content_store import load_snapshot
+    from nightcramps.content_store import load_snapshot
 
     snapshot = load_snapshot(root / "content")
     return sorted(e.intent for e in snapshot.entries.values() if e.intent != URGENT)
@@ -59,7 +59,7 @@ def topic_intents(root: Path) -> List[str]:
 
 def topic_titles(root: Path) -> Dict[str, str]:
     """Intent -> the title of the topic that answers it."""
-    from actions.content_store import load_snapshot
+    from nightcramps.content_store import load_snapshot
 
     return {e.intent: e.title for e in load_snapshot(root / "content").entries.values()}
 
@@ -142,7 +142,7 @@ def evaluate_model(model: Path, root: Path) -> Record:
 
     import yaml
 
-    from scripts import benchmark
+    from tools import benchmark
 
     logging.disable(logging.WARNING)  # Rasa's and TensorFlow's loading chatter
     try:

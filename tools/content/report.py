@@ -1,9 +1,9 @@
 """The evaluation report for content staff: `reports/index.html` plus two charts.
 
-`make evaluate` writes it (scripts/benchmark.py --accuracy --report reports) from
+`make evaluate` writes it (tools/benchmark.py --accuracy --report reports) from
 the evaluation it has just run; it can be rebuilt from the last results with
 
-    python -m scripts.content.report [--results results/benchmark.json] [--out reports]
+    python -m tools.content.report [--results results/benchmark.json] [--out reports]
 
 The page is plain HTML with the charts as PNG files beside it: no scripts, no
 fonts or styles from elsewhere, so it opens from disk in any browser. It shows
@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from scripts.content import evaluation
-from scripts.content.manifest import Manifest
+from tools.content import evaluation
+from tools.content.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 F1_CHART = "per_topic_f1.png"

@@ -1,0 +1,1 @@
+"""The domain core: the content store, the safety net and the contract names."""

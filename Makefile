@@ -66,7 +66,7 @@ run-prod: $(MODEL) ## The production profile: local PostgreSQL and Redis, REPLIC
 	    --replicas $(or $(REPLICAS),2) --model "$$($(BIN)/python -m tools.content.publish --current)"
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check nightcramps actions components connectors policies stores tools tests
+	$(BIN)/ruff check nightcramps actions components connectors policies runtime stores tools tests
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -125,7 +125,7 @@ services-stop: ## Stop the local PostgreSQL and Redis
 check: $(BIN)/.installed ## Check content and training data; names the file and line of every problem
 	$(BIN)/python -m tools.content.check
 
-evaluate: $(MODEL) ## NLU evaluation and baselines, report in reports/index.html; fails below target
+evaluate: $(MODEL) ## NLU and end-to-end evaluation, report in reports/index.html; fails below target
 	$(BIN)/python -m tools.benchmark --accuracy --report reports
 
 publish: $(MODEL) ## Load the trained model into the running assistant (needs RASA_API_TOKEN); FORCE=1 overrides
@@ -140,8 +140,8 @@ inbox: $(BIN)/.installed ## Messages the assistant struggled with; triage them (
 content-tests: $(MODEL) ## Tests of make check, the evaluation report, publish and rollback
 	$(BIN)/python -m pytest tests/content
 
-benchmark: $(MODEL) ## Accuracy, baselines, latency and training time
-	$(BIN)/python -m tools.benchmark --accuracy --latency --training-time
+benchmark: $(MODEL) ## Accuracy beside the two baselines (recorded in benchmarks/baseline_last.json), latency, training time
+	$(BIN)/python -m tools.benchmark --accuracy --baselines --latency --training-time --report reports
 
 TEST_STEPS := lint typecheck unit validate check train conversation-tests integration-tests \
               channel-tests browser-tests prod-tests privacy-tests security-tests fault-tests \

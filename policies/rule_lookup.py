@@ -31,22 +31,21 @@ against one conversation state (`_does_rule_match_state`), choosing the longest
 matching rule. While a loop (form) is active, or when debug logging is on
 (Rasa's lookup logs every state it compares), the lookup is Rasa's, unchanged.
 
-`install()` puts this in place; `connectors.resilience.install()` calls it on
-Rasa 3.6 only. `tests/integration/test_rule_matching.py` checks that predictions
-on the trained model are identical with and without it.
+`policies.rule_policy.LeanRulePolicy` uses these functions in place of
+RulePolicy's own lookup. `tests/integration/test_rule_policy.py` checks that its
+predictions on the trained model are identical to stock RulePolicy's.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
 from rasa.core.policies.policy import SupportedData
-from rasa.core.policies.rule_policy import RULES, RulePolicy
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.constants import (
     ACTION_LISTEN_NAME,
     PREVIOUS_ACTION,
@@ -59,13 +58,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 
 logger = logging.getLogger(__name__)
-_rasa_logger = logging.getLogger("rasa.core.policies.rule_policy")
 
 Lookup = Dict[str, str]
-Found = Tuple[Optional[str], Optional[str], bool]
-
-#: Rasa's own `_get_possible_keys`, kept for `stock()` once `install()` replaced it.
-_RASA_POSSIBLE_KEYS: Callable[..., Set[str]] = RulePolicy._get_possible_keys
 
 
 @dataclass(frozen=True)
@@ -158,23 +152,6 @@ def parse_rules(lookup: Lookup) -> ParsedRules:
                               for _, states in rules))
 
 
-_parsed: Dict[int, Tuple[Lookup, ParsedRules]] = {}
-_parsed_lock = threading.Lock()
-
-
-def parsed_rules(lookup: Lookup) -> ParsedRules:
-    """`parse_rules(lookup)`, cached while the lookup keeps the same rules."""
-    cached = _parsed.get(id(lookup))
-    if cached is not None and cached[0] is lookup and cached[1].keys == lookup.keys():
-        return cached[1]
-    parsed = parse_rules(lookup)
-    with _parsed_lock:
-        if len(_parsed) > 64:  # lookups of models no longer loaded
-            _parsed.clear()
-        _parsed[id(lookup)] = (lookup, parsed)
-    return parsed
-
-
 def _applies(rule_state: State, conversation_state: State) -> bool:
     """Rasa's `_is_rule_applicable` for a turn the rule reaches."""
     rule_previous_action = rule_state.get(PREVIOUS_ACTION)
@@ -187,9 +164,8 @@ def _applies(rule_state: State, conversation_state: State) -> bool:
     return matches
 
 
-def possible_keys(policy: RulePolicy, lookup: Lookup, states: List[State]) -> Set[str]:
-    """The keys of the rules in `lookup` that match `states` (`_get_possible_keys`)."""
-    parsed = parsed_rules(lookup)
+def possible_keys(parsed: ParsedRules, states: List[State]) -> Set[str]:
+    """The keys of the parsed rules that match `states` (Rasa's `_get_possible_keys`)."""
     candidates, longest = parsed.rules, parsed.longest
     for turn, state in enumerate(reversed(states)):
         if turn >= longest:
@@ -235,51 +211,3 @@ def newest_states(policy: RulePolicy, tracker: DialogueStateTracker, domain: Dom
     states.append(domain._clean_state(domain.get_active_state(prior)))
     featurizer._choose_last_user_input([states], use_text_for_last_user_input)
     return states
-
-
-def find_action_from_rules(rasa_find: Callable[..., Found]) -> Callable[..., Found]:
-    """`RulePolicy._find_action_from_rules`, lean while no loop is active."""
-
-    def find(self: RulePolicy, tracker: DialogueStateTracker, domain: Domain,
-             use_text_for_last_user_input: bool) -> Found:
-        if tracker.active_loop_name or _rasa_logger.isEnabledFor(logging.DEBUG):
-            return rasa_find(self, tracker, domain, use_text_for_last_user_input)
-        rules: Lookup = self.lookup[RULES]
-        parsed = parsed_rules(rules)
-        if use_text_for_last_user_input and (
-                tracker.latest_action_name != ACTION_LISTEN_NAME or parsed.text_cannot_match):
-            return None, None, False
-        states = newest_states(self, tracker, domain, use_text_for_last_user_input,
-                               parsed.longest)
-        keys = self._get_possible_keys(rules, states)
-        if keys:
-            best = max(keys, key=len)  # as Rasa: the longest rule wins
-            return rules.get(best), best, False
-        # No rule: Rasa names the source after the whole conversation's states.
-        states = self._prediction_states(tracker, domain, use_text_for_last_user_input,
-                                         rule_only_data=self._get_rule_only_data())
-        return None, self._create_feature_key(states), False
-
-    find.__wrapped__ = rasa_find  # type: ignore[attr-defined]
-    return find
-
-
-_install_lock = threading.Lock()
-
-
-def install() -> None:
-    """Makes `RulePolicy` use the lean lookup (once per process)."""
-    with _install_lock:
-        if hasattr(RulePolicy._find_action_from_rules, "__wrapped__"):
-            return
-        RulePolicy._get_possible_keys = possible_keys  # type: ignore[assignment]
-        RulePolicy._find_action_from_rules = find_action_from_rules(  # type: ignore
-            RulePolicy._find_action_from_rules)
-        logger.debug("RulePolicy uses the lean rule lookup.")
-
-
-def stock() -> Tuple[Callable[..., Set[str]], Callable[..., Found]]:
-    """Rasa's own `_get_possible_keys` and `_find_action_from_rules` (for comparisons)."""
-    find: Any = RulePolicy._find_action_from_rules
-    return _RASA_POSSIBLE_KEYS, getattr(find, "__wrapped__", find)
-

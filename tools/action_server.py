@@ -12,19 +12,20 @@ actions package, TLS, auto-reload, logging), and three differences:
   tracker of the current session with each call, so the limit is generous;
 - an error answers with a short message, not with the request body (rasa-sdk's
   handler returns the whole tracker, which Rasa would then write to its log);
-- CORS is off unless `--cors` names origins: Rasa calls the action server from
-  its own process, never a browser, and rasa-sdk's CORS extension, installed
-  even with no origin allowed, took a fifth of the server's time per call.
+- CORS allows no origin unless `--cors` names some: Rasa calls the action
+  server from its own process, never a browser. (rasa-sdk installs its CORS
+  extension either way; an earlier version of this script replaced rasa-sdk's
+  setup to leave it out, which the project no longer does: see
+  runtime/rasa_patches.py for the only changes to Rasa's code.)
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
@@ -66,35 +67,21 @@ async def error_response(request: Request, exception: Exception) -> HTTPResponse
     return response.json({"error": "The action server failed; see its log."}, status=500)
 
 
-@contextlib.contextmanager
-def without_cors() -> Iterator[None]:
-    """rasa-sdk's `create_app` without its CORS extension (it always installs one)."""
-    from rasa_sdk import endpoint
-
-    configure = endpoint.configure_cors
-    endpoint.configure_cors = lambda app, cors_origins=None: None  # type: ignore
-    try:
-        yield
-    finally:
-        endpoint.configure_cors = configure
-
-
 def create_app(args: argparse.Namespace) -> Sanic:
     """rasa-sdk's app for `args.actions`, with the size limit and error handler."""
     from rasa_sdk.endpoint import create_app as sdk_app
     from rasa_sdk.plugin import plugin_manager
 
-    from connectors import gc_tuning
+    from runtime import gc_tuning
 
-    if args.cors:
-        app: Sanic = sdk_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
-    else:
-        with without_cors():
-            app = sdk_app(args.actions, cors_origins=None, auto_reload=args.auto_reload)
+    # Without --cors, rasa-sdk's CORS setup gets no origins ("" matches none), so no
+    # browser origin is allowed.
+    app: Sanic = sdk_app(args.actions, cors_origins=args.cors or "",
+                         auto_reload=args.auto_reload)
     app.config.REQUEST_MAX_SIZE = args.max_request_size
     app.error_handler.add(Exception, error_response)
     # The actions, spaCy and the safety rules are loaded: keep full garbage
-    # collections from walking them (connectors/gc_tuning.py).
+    # collections from walking them (runtime/gc_tuning.py).
     app.register_listener(lambda _app, _loop: gc_tuning.freeze_now(), "after_server_start")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app

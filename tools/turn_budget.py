@@ -40,6 +40,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from unittest import mock
 
 from tools.load_benchmark import (
     MODEL,
@@ -118,28 +119,27 @@ def _owner(path: str) -> Any:
 
 @contextlib.contextmanager
 def install_timers(timers: Timers) -> Iterator[None]:
-    """Puts the step timers in place (and a copy of each action call's body) until closed."""
+    """Wraps the timed steps (and keeps each action call's body) until closed.
+
+    A measuring instrument, not a change to how Rasa runs: the wrappers are
+    `unittest.mock.patch.object` patches, undone when the block ends.
+    """
     from rasa.core.actions.action import RemoteAction
 
-    originals: List[Tuple[Any, str, Any]] = []
-    for label, path, name in STEPS:
-        owner = _owner(path)
-        originals.append((owner, name, owner.__dict__[name]))
-        setattr(owner, name, timers.wrap(label, getattr(owner, name)))
     call_format = RemoteAction._action_call_format
-    originals.append((RemoteAction, "_action_call_format", call_format))
 
     def keep_body(action: Any, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         body: Dict[str, Any] = call_format(action, *args, **kwargs)
         timers.last_action_call = body
         return body
 
-    RemoteAction._action_call_format = keep_body  # type: ignore[method-assign]
-    try:
+    with contextlib.ExitStack() as stack:
+        for label, path, name in STEPS:
+            owner = _owner(path)
+            stack.enter_context(mock.patch.object(owner, name,
+                                                  timers.wrap(label, getattr(owner, name))))
+        stack.enter_context(mock.patch.object(RemoteAction, "_action_call_format", keep_body))
         yield
-    finally:
-        for owner, name, original in reversed(originals):
-            setattr(owner, name, original)
 
 
 async def run_turns(agent: Any, timers: Timers, conversations: int
@@ -240,7 +240,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
     from rasa.core.agent import load_agent
     from rasa.core.utils import AvailableEndpoints
 
-    from connectors import gc_tuning, resilience
+    from runtime import gc_tuning
 
     group = Group(tmp)
     port = free_port()
@@ -252,7 +252,6 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
         endpoints_file = tmp / "endpoints.yml"
         endpoints_file.write_text(project_endpoints(ROOT / "endpoints.yml", url,
                                                     tmp / "tracker.db", None))
-        resilience.install()  # what the REST channel installs in `rasa run`
         agent = await load_agent(model_path=str(MODEL),
                                  endpoints=AvailableEndpoints.read_endpoints(
                                      str(endpoints_file)))

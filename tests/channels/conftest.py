@@ -100,7 +100,7 @@ def all_channels(tmp: Path, recorder: Recorder) -> Tuple[Path, Dict[str, str]]:
            "FACEBOOK_API_BASE": f"{recorder.base}/facebook/v19.0",
            "TWILIO_API_BASE": f"{recorder.base}/twilio"}
     credentials = tmp / "credentials.yml"
-    assert write_active_credentials(ROOT / "credentials.yml", credentials, env) == CHANNEL_KEYS
+    assert write_active_credentials(ROOT / "channels.yml", credentials, env) == CHANNEL_KEYS
     return credentials, env
 
 

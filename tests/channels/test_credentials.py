@@ -14,7 +14,7 @@ from connectors import credentials as credentials_module
 from connectors.credentials import active_credentials, missing_variables, write_active_credentials
 from tests.servers import ROOT
 
-PROJECT = ROOT / "credentials.yml"
+PROJECT = ROOT / "channels.yml"
 SAMPLE = """\
 rest:
 custom.Channel:
@@ -144,3 +144,12 @@ def test_cli_reports_channels_on_and_off(tmp_path: Path, monkeypatch: pytest.Mon
     assert f"off: {SLACK} (unset: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)" in out
     assert list(yaml.safe_load(target.read_text())) == [REST, TELEGRAM]
     assert credentials_module.main([str(PROJECT)]) == 2
+
+
+def test_rasas_default_credentials_need_no_variable() -> None:
+    # `rasa run` and `rasa shell` read credentials.yml as it is: Rasa fails on any
+    # ${VAR} it cannot fill, so the file holds only channels without secrets.
+    default = ROOT / "credentials.yml"
+    assert read_config_file(str(default)) == {REST: None}
+    # The REST channel is the same one `make run` serves.
+    assert REST in yaml.safe_load(PROJECT.read_text())

@@ -7,16 +7,14 @@ import json
 import math
 import sqlite3
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import jsonschema
 import pytest
-import rasa.core.processor
 import sqlalchemy as sa
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -33,6 +31,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from connectors import resilience
 from nightcramps.content_store import default_store
+from runtime import action_calls, rasa_patches
 from stores import sql_tracker_store
 from stores.sql_tracker_store import ResilientSQLTrackerStore, StorageUnavailable
 from tools.run import free_port
@@ -171,40 +170,53 @@ def test_the_trouble_answer_carries_the_disclaimer() -> None:
 
 
 @pytest.fixture
-def installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`resilience.install()`, undone after the test."""
-    monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)
-    monkeypatch.setattr(RemoteAction, "_validate_action_result",
-                        RemoteAction._validate_action_result)
-    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
-    monkeypatch.setattr(rasa.core.processor, "DaskGraphRunner",
-                        rasa.core.processor.DaskGraphRunner)
-    monkeypatch.setattr(RulePolicy, "_get_possible_keys", RulePolicy._get_possible_keys)
-    monkeypatch.setattr(RulePolicy, "_find_action_from_rules",
-                        RulePolicy._find_action_from_rules)
-    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
-    monkeypatch.setattr(resilience, "_installed", False)
-    assert resilience.install()
+def installed() -> Iterator[None]:
+    """Every change of `runtime.rasa_patches` in place; stock Rasa again after the test."""
+    rasa_patches.uninstall()
+    assert rasa_patches.install(list(rasa_patches.PATCHES)) == sorted(
+        patch.name for patch in rasa_patches.PATCHES)
+    yield
+    rasa_patches.uninstall()
+
+
+def test_uninstall_gives_back_stock_rasa(installed: None) -> None:
+    assert RemoteAction._validate_action_result is not rasa_patches.original(
+        "response_validation")
+    rasa_patches.uninstall()
+    for patch in rasa_patches.PATCHES:
+        value = patch.owner.__dict__[patch.attribute]
+        function = value.__func__ if isinstance(value, staticmethod) else value
+        assert function.__module__.startswith("rasa."), patch.name
+    assert rasa_patches.installed() == []
+
+
+def test_the_selection_variable_names_the_changes() -> None:
+    assert [p.name for p in rasa_patches.selected("none")] == []
+    assert len(rasa_patches.selected("all")) == len(rasa_patches.PATCHES)
+    assert [p.name for p in rasa_patches.selected("graph_runner, pooled_sessions")] == [
+        "graph_runner", "pooled_sessions"]
+    with pytest.raises(ValueError, match="unknown changes"):
+        rasa_patches.selected("graph_runner,no_such_change")
 
 
 def test_request_bodies_hold_the_same_json_values() -> None:
     tracker = DialogueStateTracker.from_events("s1", conversation("s1"), DOMAIN.slots)
     payload = {"next_action": "action_x", "tracker": tracker.current_state(EventVerbosity.ALL),
                "text": "crampes la nuit \U0001f9b5 </script> \u2028 \"q\"", "n": [1e-7, 2**60]}
-    assert json.loads(resilience.request_json(payload)) == json.loads(json.dumps(payload))
+    assert json.loads(action_calls.request_json(payload)) == json.loads(json.dumps(payload))
     unusual = {"confidence": float("inf"), "big": 2**70, "keys": {1: (2, 3)}}
-    assert json.loads(resilience.request_json(unusual)) == json.loads(json.dumps(unusual))
-    assert math.isnan(json.loads(resilience.request_json(float("nan"))))
+    assert json.loads(action_calls.request_json(unusual)) == json.loads(json.dumps(unusual))
+    assert math.isnan(json.loads(action_calls.request_json(float("nan"))))
 
 
 def test_what_ujson_refuses_goes_through_json(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(value: Any) -> str:
         raise OverflowError("refused")
 
-    monkeypatch.setattr(resilience.ujson, "dumps", refuse)
-    assert resilience.request_json({"a": [1, "é"]}) == json.dumps({"a": [1, "é"]})
+    monkeypatch.setattr(action_calls.ujson, "dumps", refuse)
+    assert action_calls.request_json({"a": [1, "é"]}) == json.dumps({"a": [1, "é"]})
     with pytest.raises(TypeError):
-        resilience.request_json({"a": b"bytes"})
+        action_calls.request_json({"a": b"bytes"})
 
 
 @pytest.mark.usefixtures("installed")
@@ -227,7 +239,7 @@ def test_event_classes_are_found_as_rasa_finds_them() -> None:
 async def test_action_calls_encode_with_it() -> None:
     session = EndpointConfig("http://127.0.0.1:1/webhook").session()
     try:
-        assert session._json_serialize is resilience.request_json
+        assert session._json_serialize is action_calls.request_json
     finally:
         await session.close()
 
@@ -265,7 +277,7 @@ def responses() -> List[Any]:
 def test_the_per_event_validation_agrees_with_rasas_schema() -> None:
     schema = RemoteAction.action_response_format_spec()
     full = jsonschema.validators.validator_for(schema)(schema)
-    validator = resilience.ResponseValidator()
+    validator = action_calls.ResponseValidator()
     verdicts = [(validator.is_valid(response), full.is_valid(response))
                 for response in responses()]
     assert [ours for ours, _ in verdicts] == [rasa for _, rasa in verdicts]
@@ -280,12 +292,13 @@ def test_an_unreachable_action_server_gets_the_trouble_answer() -> None:
     nlg = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
     events = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, DOMAIN))
     assert len(events) == 1 and isinstance(events[0], BotUttered)
-    assert events[0].text == resilience.trouble_text()
-    assert events[0].metadata == {"fallback": resilience.ACTION_SERVER_FALLBACK}
+    assert events[0].text == action_calls.trouble_text()
+    assert events[0].metadata == {"fallback": action_calls.ACTION_SERVER_FALLBACK}
 
 
 @pytest.mark.parametrize(("body", "ok"), [
-    ({"sender": "s", "message": "hi"}, True), ({"message": "hi"}, True),
+    ({"sender": "s", "message": "hi"}, True), ({"message": "hi"}, False),
+    ({"sender": "", "message": "hi"}, False),
     ({"sender": 5, "message": "hi"}, True), ({"sender": "s", "message": ["x"]}, False),
     ({"sender": "s"}, False), ({"sender": {"id": "s"}, "message": "hi"}, False),
     ({"sender": True, "message": "hi"}, False), ([{"message": "hi"}], False), (None, False),

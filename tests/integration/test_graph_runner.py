@@ -1,12 +1,10 @@
-"""The sequential graph runner gives the trained model's exact results, as dask does."""
+"""Running the graph in order gives the trained model's exact results, as dask does."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import pytest
-import rasa.core.processor
 from rasa.core.channels.channel import UserMessage
 from rasa.engine import loader
 from rasa.engine.constants import (
@@ -20,8 +18,8 @@ from rasa.engine.storage.storage import ModelMetadata
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from connectors import graph_runner
-from connectors.graph_runner import SequentialGraphRunner
+from runtime import rasa_patches
+from runtime.graph_runner import run_in_order
 from tests.integration.conftest import ROOT
 
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
@@ -30,26 +28,32 @@ MESSAGES = ["why do I get leg cramps at night?", "im pregnant is that why",
             "asdfgh", "thanks bye"]
 
 
-def load(folder: Path, runner: type) -> Tuple[ModelMetadata, Any]:
-    folder.mkdir()
-    return loader.load_predict_graph_runner(folder, MODEL, LocalModelStorage, runner)
+Run = Callable[..., Any]
 
 
 @pytest.fixture(scope="module")
-def runners(tmp_path_factory: pytest.TempPathFactory) -> Tuple[ModelMetadata, Any, Any]:
-    """The model loaded twice: with Rasa's dask runner and with the sequential one."""
+def runners(tmp_path_factory: pytest.TempPathFactory) -> Tuple[ModelMetadata, Run, Run]:
+    """The trained model, run by Rasa's own `DaskGraphRunner.run` and by `run_in_order`."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     folder = tmp_path_factory.mktemp("models")
-    metadata, dask_runner = load(folder / "dask", DaskGraphRunner)
-    _, sequential = load(folder / "sequential", SequentialGraphRunner)
-    assert isinstance(sequential, SequentialGraphRunner)
-    return metadata, dask_runner, sequential
+    metadata, runner = loader.load_predict_graph_runner(folder, MODEL, LocalModelStorage,
+                                                        DaskGraphRunner)
+    dask_run = rasa_patches.original("graph_runner")
+    assert dask_run is not run_in_order and dask_run.__module__ == "rasa.engine.runner.dask"
+
+    def dask(**kwargs: Any) -> Any:
+        return dask_run(runner, **kwargs)
+
+    def sequential(**kwargs: Any) -> Any:
+        return run_in_order(runner, **kwargs)
+
+    return metadata, dask, sequential
 
 
 def parse(runner: Any, metadata: ModelMetadata, text: str) -> Any:
     tracker = DialogueStateTracker("s1", [])
-    results = runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text, message_id="m1")],
+    results = runner(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text, message_id="m1")],
                                  PLACEHOLDER_TRACKER: tracker},
                          targets=[metadata.nlu_target])
     data = results[metadata.nlu_target][0].as_dict()
@@ -72,20 +76,20 @@ def conversations(metadata: ModelMetadata, dask_runner: Any) -> List[DialogueSta
 
 
 @pytest.mark.parametrize("text", MESSAGES)
-def test_nlu_results_are_identical(runners: Tuple[ModelMetadata, Any, Any], text: str) -> None:
+def test_nlu_results_are_identical(runners: Tuple[ModelMetadata, Run, Run], text: str) -> None:
     metadata, dask_runner, sequential = runners
     expected = parse(dask_runner, metadata, text)
     assert parse(sequential, metadata, text) == expected
     assert expected["intent"]["name"]  # the comparison is of real classifications
 
 
-def test_action_predictions_are_identical(runners: Tuple[ModelMetadata, Any, Any]) -> None:
+def test_action_predictions_are_identical(runners: Tuple[ModelMetadata, Run, Run]) -> None:
     metadata, dask_runner, sequential = runners
     predicted = set()
     for tracker in conversations(metadata, dask_runner):
         inputs = {PLACEHOLDER_TRACKER: tracker}
-        expected = dask_runner.run(inputs=inputs, targets=[metadata.core_target])
-        got = sequential.run(inputs=inputs, targets=[metadata.core_target])
+        expected = dask_runner(inputs=inputs, targets=[metadata.core_target])
+        got = sequential(inputs=inputs, targets=[metadata.core_target])
         assert got.keys() == expected.keys()
         want, have = expected[metadata.core_target], got[metadata.core_target]
         assert (have.probabilities, have.policy_name, have.events, have.is_end_to_end_prediction,
@@ -95,13 +99,14 @@ def test_action_predictions_are_identical(runners: Tuple[ModelMetadata, Any, Any
     assert len(predicted) > 1  # several different actions were compared
 
 
-def test_an_input_named_like_a_node_is_refused(runners: Tuple[ModelMetadata, Any, Any]) -> None:
+def test_an_input_named_like_a_node_is_refused(runners: Tuple[ModelMetadata, Run, Run]) -> None:
     metadata, _, sequential = runners
     with pytest.raises(GraphRunError, match="clashes with a node name"):
-        sequential.run(inputs={metadata.nlu_target: "x"}, targets=[metadata.nlu_target])
+        sequential(inputs={metadata.nlu_target: "x"}, targets=[metadata.nlu_target])
 
 
-def test_install_makes_rasa_load_models_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rasa.core.processor, "DaskGraphRunner", DaskGraphRunner)
-    graph_runner.install()
-    assert rasa.core.processor.DaskGraphRunner is SequentialGraphRunner
+def test_loading_the_model_installs_it_in_place_of_dask(
+        runners: Tuple[ModelMetadata, Run, Run]) -> None:
+    # Loading the model (the fixture) ran the RasaRuntime component.
+    assert "graph_runner" in rasa_patches.installed()
+    assert DaskGraphRunner.run is run_in_order

@@ -1,10 +1,10 @@
-"""The lean rule lookup predicts exactly what Rasa's RulePolicy predicts."""
+"""LeanRulePolicy, loaded from the trained model, predicts exactly what stock RulePolicy does."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 from rasa.core.policies.rule_policy import RulePolicy
@@ -20,7 +20,8 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from connectors import rule_matching
+from policies import rule_lookup
+from policies.rule_policy import LeanRulePolicy
 from tests.integration.conftest import ROOT
 
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
@@ -28,9 +29,13 @@ MODEL = ROOT / "models" / "night-cramps.tar.gz"
 SKIPPED_INTENTS = {"back", "restart", "session_start"}
 
 
+Trained = Tuple[LeanRulePolicy, RulePolicy, Domain]
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Tuple[RulePolicy, Domain]:
-    """The trained model's RulePolicy, loaded as Rasa loads it, and the domain."""
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """The trained model's policy loaded as Rasa loads it, the same policy loaded as
+    stock RulePolicy, and the domain."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     storage, metadata = LocalModelStorage.from_model_archive(
@@ -40,24 +45,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Tuple[RulePolicy, Domai
              if isinstance(node.uses, type) and issubclass(node.uses, RulePolicy)]
     assert len(nodes) == 1
     node = nodes[0]
+    assert node.uses is LeanRulePolicy  # config.yml names it
     config = {**node.uses.get_default_config(), **node.config}  # as Rasa's GraphNode does
-    policy = node.uses.load(config, storage, node.resource, context)
-    return policy, metadata.domain
-
-
-@pytest.fixture
-def rasa_lookup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], None]]:
-    """Switches RulePolicy between Rasa's lookup (False) and the lean one (True)."""
-    rasa_keys, rasa_find = rule_matching.stock()
-    lean_find = rule_matching.find_action_from_rules(rasa_find)
-
-    def use(lean: bool) -> None:
-        monkeypatch.setattr(RulePolicy, "_get_possible_keys",
-                            rule_matching.possible_keys if lean else rasa_keys)
-        monkeypatch.setattr(RulePolicy, "_find_action_from_rules",
-                            lean_find if lean else rasa_find)
-
-    yield use
+    lean = node.uses.load(config, storage, node.resource, context)
+    stock = RulePolicy.load(config, storage, node.resource, context)
+    assert type(stock) is RulePolicy and stock.lookup == lean.lookup
+    return lean, stock, metadata.domain
 
 
 def predicted(policy: RulePolicy, domain: Domain, tracker: DialogueStateTracker) -> Any:
@@ -100,14 +93,11 @@ def conversations(policy: RulePolicy, domain: Domain, count: int,
     return trackers
 
 
-def test_predictions_on_the_trained_model_are_identical(
-        trained: Tuple[RulePolicy, Domain], rasa_lookup: Callable[[bool], None]) -> None:
-    policy, domain = trained
-    rasa_lookup(False)
-    trackers = conversations(policy, domain, count=120, seed=7)
-    expected = [predicted(policy, domain, tracker) for tracker in trackers]
-    rasa_lookup(True)
-    got = [predicted(policy, domain, tracker) for tracker in trackers]
+def test_predictions_on_the_trained_model_are_identical(trained: Trained) -> None:
+    lean, stock, domain = trained
+    trackers = conversations(stock, domain, count=120, seed=7)
+    expected = [predicted(stock, domain, tracker) for tracker in trackers]
+    got = [predicted(lean, domain, tracker) for tracker in trackers]
     assert got == expected
     # The comparison covered rules, the fallback and long conversations.
     actions = {domain.action_names_or_texts[p[0].index(max(p[0]))] for p in expected}
@@ -115,40 +105,39 @@ def test_predictions_on_the_trained_model_are_identical(
     assert max(len(tracker.events) for tracker in trackers) > 100
 
 
-def test_the_project_rules_skip_the_text_pass(trained: Tuple[RulePolicy, Domain]) -> None:
-    policy, _ = trained
-    assert rule_matching.parsed_rules(policy.lookup["rules"]).text_cannot_match
+def test_the_project_rules_skip_the_text_pass(trained: Trained) -> None:
+    lean, _, _ = trained
+    assert rule_lookup.parse_rules(lean.lookup["rules"]).text_cannot_match
 
 
-def test_debug_logging_and_loops_use_rasas_lookup(
-        trained: Tuple[RulePolicy, Domain], rasa_lookup: Callable[[bool], None],
+def test_debug_logging_uses_rasas_lookup(
+        trained: Trained, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    policy, domain = trained
+    lean, _, domain = trained
     tracker = DialogueStateTracker.from_events("s1", [
         ActionExecuted("action_listen"),
         UserUttered("x", intent={"name": "ask_causes", "confidence": 1.0})], domain.slots)
     calls: List[bool] = []
-    _, rasa_find = rule_matching.stock()
+    rasa_find = RulePolicy._find_action_from_rules
 
     def counting(*args: Any) -> Any:
         calls.append(True)
         return rasa_find(*args)
 
-    find = rule_matching.find_action_from_rules(counting)
-    find(policy, tracker, domain, False)
+    monkeypatch.setattr(RulePolicy, "_find_action_from_rules", counting)
+    lean._find_action_from_rules(tracker, domain, False)
     assert not calls
     with caplog.at_level("DEBUG", logger="rasa.core.policies.rule_policy"):
-        find(policy, tracker, domain, False)
+        lean._find_action_from_rules(tracker, domain, False)
     assert calls
 
 
 @pytest.mark.parametrize("use_text", [False, True])
-def test_newest_states_are_the_last_of_rasas_states(
-        trained: Tuple[RulePolicy, Domain], use_text: bool) -> None:
-    policy, domain = trained
+def test_newest_states_are_the_last_of_rasas_states(trained: Trained, use_text: bool) -> None:
+    policy, _, domain = trained
     for tracker in conversations(policy, domain, count=15, seed=3):
         states = policy._prediction_states(tracker, domain, use_text,
                                            rule_only_data=policy._get_rule_only_data())
         for count in (1, 2, 3, 7):
-            newest = rule_matching.newest_states(policy, tracker, domain, use_text, count)
+            newest = rule_lookup.newest_states(policy, tracker, domain, use_text, count)
             assert newest == states[-count:]

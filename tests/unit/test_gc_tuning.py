@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from connectors import gc_tuning
+from runtime import gc_tuning
 
 
 @pytest.fixture(autouse=True)

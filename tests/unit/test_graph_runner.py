@@ -9,7 +9,7 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import GraphSchema, SchemaNode
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 
-from connectors.graph_runner import execution_order
+from runtime.graph_runner import execution_order
 
 
 def schema(needs: Dict[str, Dict[str, str]]) -> GraphSchema:

@@ -1,4 +1,4 @@
-"""The lean rule lookup on hand-made rules, against Rasa's own `_get_possible_keys`."""
+"""The lean rule lookup and LeanRulePolicy on hand-made rules, against stock RulePolicy."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import SHOULD_NOT_BE_SET
 
-from connectors import rule_matching
+from policies import rule_lookup
+from policies.rule_policy import LeanRulePolicy
 
 State = Dict[str, Any]
 
@@ -53,34 +54,44 @@ CONVERSATION_STATES: List[State] = [
 ]
 
 
+def create(cls: type, tmp_path: Path) -> Any:
+    return cls.create(cls.get_default_config(), LocalModelStorage(tmp_path),
+                      Resource("rules"), ExecutionContext(GraphSchema({}), "test"))
+
+
 @pytest.fixture
 def policy(tmp_path: Path) -> RulePolicy:
-    return RulePolicy.create(RulePolicy.get_default_config(), LocalModelStorage(tmp_path),
-                             Resource("rules"), ExecutionContext(GraphSchema({}), "test"))
+    return create(RulePolicy, tmp_path)
 
 
-def test_possible_keys_match_rasas_on_every_short_history(policy: RulePolicy) -> None:
-    rasa_keys, _ = rule_matching.stock()
+@pytest.fixture
+def lean(tmp_path: Path) -> LeanRulePolicy:
+    return create(LeanRulePolicy, tmp_path)
+
+
+def test_possible_keys_match_rasas_on_every_short_history(policy: RulePolicy,
+                                                          lean: LeanRulePolicy) -> None:
+    assert type(policy)._get_possible_keys is not type(lean)._get_possible_keys
     compared = 0
     for length in range(1, 4):
         for states in itertools.product(CONVERSATION_STATES, repeat=length):
-            expected = rasa_keys(policy, RULES, list(states))
-            assert rule_matching.possible_keys(policy, RULES, list(states)) == expected
+            expected = policy._get_possible_keys(RULES, list(states))
+            assert lean._get_possible_keys(RULES, list(states)) == expected
             compared += bool(expected)
     assert compared > 100  # most histories matched some rule
 
 
-def test_rules_are_parsed_once_per_lookup() -> None:
+def test_rules_are_parsed_once_per_lookup(lean: LeanRulePolicy) -> None:
     lookup = dict(RULES)
-    first = rule_matching.parsed_rules(lookup)
-    assert rule_matching.parsed_rules(lookup) is first
+    first = lean._parsed_rules(lookup)
+    assert lean._parsed_rules(lookup) is first
     assert first.longest == 2
     lookup[key(listen("thank"))] = "utter_welcome"
-    assert rule_matching.parsed_rules(lookup) is not first  # a changed lookup is parsed again
+    assert lean._parsed_rules(lookup) is not first  # a changed lookup is parsed again
 
 
 def test_candidates_leave_out_only_rules_that_cannot_match(policy: RulePolicy) -> None:
-    parsed = rule_matching.parse_rules(RULES)
+    parsed = rule_lookup.parse_rules(RULES)
     for state in CONVERSATION_STATES:
         kept = {k for k, _ in parsed.candidates(state)}
         applicable = {k for k in RULES if policy._is_rule_applicable(k, 0, state)}
@@ -98,4 +109,4 @@ def test_candidates_leave_out_only_rules_that_cannot_match(policy: RulePolicy) -
 ])
 def test_the_text_pass_is_skipped_only_when_no_rule_can_match_text(
         rules: Dict[str, str], cannot_match: bool) -> None:
-    assert rule_matching.parse_rules(rules).text_cannot_match is cannot_match
+    assert rule_lookup.parse_rules(rules).text_cannot_match is cannot_match

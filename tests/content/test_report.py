@@ -10,8 +10,7 @@ from typing import Any, Dict
 
 import pytest
 
-from tools import benchmark
-from tools.content import evaluation
+from tools.content import evaluation, scoring
 from tools.content.manifest import Manifest
 from tools.content.report import CONFUSION_CHART, F1_CHART, main, write_report
 
@@ -34,12 +33,12 @@ PHRASING_PREDICTIONS = ["report_urgent_symptoms", "ask_causes"]
 
 
 def results() -> Dict[str, Any]:
-    """An evaluation as tools/benchmark.py writes it, from the benchmark's own scoring."""
+    """An evaluation as tools/benchmark.py writes it, from the shared scoring."""
     texts = [t for t, _ in HELDOUT]
     labels = [y for _, y in HELDOUT]
-    ours = benchmark.score_system(texts, labels, TOPICS, PHRASINGS,
+    ours = scoring.score_system(texts, labels, TOPICS, PHRASINGS,
                                   [*PREDICTED, *PHRASING_PREDICTIONS], [*CONFIDENCE, 0.9, 0.7])
-    stock = benchmark.score_system(texts, labels, TOPICS, PHRASINGS, [*labels, "x", "y"])
+    stock = scoring.score_system(texts, labels, TOPICS, PHRASINGS, [*labels, "x", "y"])
     return {"heldout_messages": len(texts), "training_examples": 42,
             "heldout": [{"text": t, "label": y} for t, y in HELDOUT],
             "systems": {"ours": ours, "stock_rasa_init": stock},

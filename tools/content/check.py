@@ -44,9 +44,9 @@ from tools.content.nlu import (
     Example,
     dialogue_intents,
     domain_intents,
+    duplicate_key,
     evaluation_set_messages,
     examples_in,
-    normalise,
     red_flag_messages,
     yaml_files,
 )
@@ -92,11 +92,6 @@ def months_before(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise ValueError(day)  # pragma: no cover - every month has a 28th
-
-
-def duplicate_key(text: str) -> str:
-    """`normalise(text)`, or for text that is only emoji or punctuation, the text itself."""
-    return normalise(text) or " ".join(text.split())
 
 
 def trigram_similarities(texts: Sequence[str], threshold: float

@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import yaml
 from pydantic import BaseModel, Field, ValidationError, validator
 
-from nightcramps.content_store import YamlContentStore, content_dir
+from nightcramps.content_store import content_dir
+from tools.content.topics import topic_for_intent
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "end_to_end.yml"
@@ -398,16 +399,15 @@ def evaluate(config: Optional[Config] = None, model: Optional[Path] = None,
     from tools.running_assistant import MODEL, TOKEN, running_assistant
 
     config = config or load_config()
-    store = YamlContentStore(content_dir())
-    topic_for_intent = {entry.intent: entry.id for entry in store.entries()}
-    topic_ids = sorted(topic_for_intent.values())
+    topics = topic_for_intent(content_dir())
+    topic_ids = sorted(topics.values())
     sets = [(path, False, load_set(ROOT / path, topic_ids)) for path in config.dev]
     if not dev_only:
         parts = [load_set(ROOT / path, topic_ids) for path in config.blind]
         sets.insert(0, (" + ".join(config.blind), True, merge(parts)))
     with tempfile.TemporaryDirectory() as tmp, running_assistant(
             Path(tmp), model=model or MODEL) as assistant:
-        converse = rest_conversation(assistant.base, TOKEN, topic_for_intent)
+        converse = rest_conversation(assistant.base, TOKEN, topics)
         return [score_set(path, evaluation_set, converse, blind=blind)
                 for path, blind, evaluation_set in sets]
 

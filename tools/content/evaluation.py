@@ -21,8 +21,11 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from nightcramps.contract import URGENT_INTENT
+from tools.content import scoring
+from tools.content.topics import topic_intents
+
 ROOT = Path(__file__).resolve().parents[2]
-URGENT = "report_urgent_symptoms"
 #: The figures compared between models and kept in the publish manifest.
 SUMMARY_KEYS = ("topic_accuracy", "overall_accuracy", "oos_rejection", "red_flag_recall",
                 "red_flag_phrasings_recall")
@@ -39,43 +42,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def heldout_file(root: Path) -> Path:
-    """The held-out NLU test messages."""
-    return root / "tests" / "heldout" / "nlu.yml"
-
-
-def phrasings_file(root: Path) -> Path:
-    """The red-flag phrasings that must all be caught."""
-    return root / "tests" / "safety" / "red_flag_phrasings.yml"
-
-
-def topic_intents(root: Path) -> List[str]:
-    """The intents answered from the content store at `root`, red flags excepted."""
-    from nightcramps.content_store import load_snapshot
-
-    snapshot = load_snapshot(root / "content")
-    return sorted(e.intent for e in snapshot.entries.values() if e.intent != URGENT)
-
-
-def topic_titles(root: Path) -> Dict[str, str]:
-    """Intent -> the title of the topic that answers it."""
-    from nightcramps.content_store import load_snapshot
-
-    return {e.intent: e.title for e in load_snapshot(root / "content").entries.values()}
-
-
 def dataset_digest(root: Path) -> str:
     """A digest of what the figures depend on besides the model: test files and topics."""
     digest = hashlib.sha256()
-    for path in (heldout_file(root), phrasings_file(root)):
+    for path in (scoring.heldout_file(root), scoring.phrasings_file(root)):
         digest.update(path.read_bytes())
-    digest.update("\n".join(topic_intents(root)).encode())
+    digest.update("\n".join(topic_intents(root / "content")).encode())
     return digest.hexdigest()
 
 
 def make_record(scores: Record, model: Path, root: Path,
                 model_sha256: Optional[str] = None) -> Record:
-    """Wraps one system's scores (see benchmark.score_system) with what they are about."""
+    """Wraps one system's scores (see scoring.score_system) with what they are about."""
     return {
         **scores,
         "model_file": model.name,
@@ -99,7 +77,7 @@ def summary(record: Record) -> Record:
 def red_flag_misses(record: Record) -> List[str]:
     """Red-flag messages (held-out and phrasings file) the model did not catch."""
     missed = [item["text"] for item in record.get("misclassified", [])
-              if item.get("label") == URGENT]
+              if item.get("label") == URGENT_INTENT]
     return missed + list(record.get("red_flag_phrasings_missed", []))
 
 
@@ -135,14 +113,10 @@ def cached(model: Path, root: Path, model_sha256: Optional[str] = None) -> Optio
 def evaluate_model(model: Path, root: Path) -> Record:
     """Runs the model over the held-out messages and the red-flag phrasings.
 
-    Uses Rasa's Python API (`Agent.load`, `parse_message`) and the benchmark's own
-    scoring, so the figures match `make evaluate`. Takes a minute or so.
+    Uses Rasa's Python API (`Agent.load`, `parse_message`) and the scoring of
+    `make evaluate` (tools/content/scoring.py), so the figures match it. Takes a minute or so.
     """
     import logging
-
-    import yaml
-
-    from tools import benchmark
 
     logging.disable(logging.WARNING)  # Rasa's and TensorFlow's loading chatter
     try:
@@ -151,15 +125,9 @@ def evaluate_model(model: Path, root: Path) -> Record:
         configure_structlog(logging.WARNING)
     except ImportError:  # pragma: no cover - older Rasa
         pass
-    heldout = benchmark.load_examples(heldout_file(root))
-    texts = [text for text, _ in heldout]
-    labels = [label for _, label in heldout]
-    phrasings = [item["text"] for item in
-                 yaml.safe_load(phrasings_file(root).read_text())["red_flags"]]
-    predicted = asyncio.run(benchmark.predict_with_confidences(model, texts + phrasings))
-    scores = benchmark.score_system(texts, labels, topic_intents(root), phrasings,
-                                    [name for name, _ in predicted],
-                                    [confidence for _, confidence in predicted])
+    data = scoring.load_test_data(root)
+    predicted = asyncio.run(scoring.predict_with_confidences(model, data.everything))
+    scores = scoring.score_predictions(data, topic_intents(root / "content"), predicted)
     return make_record(scores, model, root)
 
 

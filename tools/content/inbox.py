@@ -53,16 +53,18 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from tools.content.check import duplicate_key, trigram_similarities
-from tools.content.nlu import Example, examples_in, red_flag_messages, yaml_files
+from nightcramps import contract
+from tools.content.check import trigram_similarities
+from tools.content.nlu import Example, duplicate_key, examples_in, red_flag_messages, yaml_files
+from tools.content.topics import topic_for_intent
 from tools.content.yaml_lines import LocatedYaml, YamlFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE_FILE = Path("content") / "inbox_triage.yml"
-HELDOUT_FILE = Path("tests") / "heldout" / "nlu.yml"
-RED_FLAGS_FILE = Path("tests") / "safety" / "red_flag_phrasings.yml"
-OUT_OF_SCOPE = "out_of_scope"
-FALLBACK_INTENT = "nlu_fallback"
+HELDOUT_FILE = Path(contract.HELDOUT_FILE)
+RED_FLAGS_FILE = Path(contract.PHRASINGS_FILE)
+OUT_OF_SCOPE = contract.OUT_OF_SCOPE_INTENT
+FALLBACK_INTENT = contract.FALLBACK_INTENT
 FALLBACK_ACTION = "action_offer_topics"
 #: Replies to the feedback question: never listed themselves.
 FEEDBACK_INTENTS = ("give_positive_feedback", "give_negative_feedback")
@@ -183,19 +185,6 @@ def read_events(url: str) -> List[Dict[str, Any]]:
 
 
 # -- finding the messages --------------------------------------------------------------
-
-
-def topics_by_intent(root: Path) -> Dict[str, str]:
-    """Maps each topic intent to its content topic id (content/topics/*.yml)."""
-    topics: Dict[str, str] = {}
-    for path in sorted((root / "content" / "topics").glob("*.yml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("intent"), str):
-            topics[data["intent"]] = str(data.get("id") or path.stem)
-    return topics
 
 
 def _suggestion(parse_data: Mapping[str, Any]) -> Optional[str]:
@@ -338,7 +327,8 @@ def inbox(root: Path, url: str, threshold: float = 0.6,
           similarity: float = 0.5) -> List[Group]:
     """The open inbox: grouped messages that have no triage decision yet."""
     decided = {str(d.get("id")) for d in read_triage(root)}
-    messages = [m for m in find_messages(read_events(url), topics_by_intent(root), threshold)
+    topics = topic_for_intent(root / "content")
+    messages = [m for m in find_messages(read_events(url), topics, threshold)
                 if m.id not in decided]
     return group_messages(messages, similarity)
 
@@ -442,7 +432,7 @@ def decide(root: Path, groups: Sequence[Group], item_id: str, decision: str,
     done: List[str] = []
     if decision in ("assigned", "out_of_scope"):
         if decision == "assigned":
-            intents = {t: i for i, t in topics_by_intent(root).items()}
+            intents = {t: i for i, t in topic_for_intent(root / "content").items()}
             if topic not in intents:
                 raise InboxError(f"'{topic}' is not a topic id (see content/topics/)")
             intent = intents[topic]

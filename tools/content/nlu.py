@@ -45,6 +45,15 @@ def normalise(text: str) -> str:
     return " ".join(_PUNCTUATION.sub(" ", text).split())
 
 
+def duplicate_key(text: str) -> str:
+    """`normalise(text)`, or for text that is only emoji or punctuation, the text itself.
+
+    Two messages with the same key count as the same message: `make check` and
+    `make evaluate` both use it to find held-out messages that were trained on.
+    """
+    return normalise(text) or " ".join(text.split())
+
+
 def yaml_files(folder: Path) -> List[Path]:
     """The `.yml`/`.yaml` files under a folder (or the file itself), sorted."""
     if folder.is_file():

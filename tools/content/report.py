@@ -5,26 +5,34 @@ the evaluation it has just run; it can be rebuilt from the last results with
 
     python -m tools.content.report [--results results/benchmark.json] [--out reports]
 
-The page is plain HTML with the charts as PNG files beside it: no scripts, no
-fonts or styles from elsewhere, so it opens from disk in any browser. It shows
-the headline figures against their targets, red-flag recall, the difference from
-the currently published model topic by topic, a per-topic F1 chart, a confusion
-matrix and the held-out messages the model got wrong.
+The page is plain HTML, rendered from the Jinja2 template
+templates/report.html.j2 (autoescaped), with the charts as PNG files beside it:
+no scripts, no fonts or styles from elsewhere, so it opens from disk in any
+browser. It shows the headline figures against their targets, red-flag recall,
+the difference from the currently published model topic by topic, a per-topic F1
+chart, a confusion matrix, the held-out messages the model got wrong and the
+baselines' last recorded figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import jinja2
+
+from nightcramps.contract import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
+from tools.baselines import SYSTEM_NAMES
 from tools.content import evaluation
 from tools.content.manifest import Manifest
+from tools.content.scoring import TARGETS as MODEL_TARGETS
+from tools.content.topics import topic_titles
 
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = "report.html.j2"
 F1_CHART = "per_topic_f1.png"
 CONFUSION_CHART = "confusion_matrix.png"
 NOW_COLOUR = "#0072B2"  # blue and orange: told apart with colour-blindness too
@@ -53,8 +61,7 @@ HEADLINES: Tuple[Tuple[str, str, str], ...] = (
     ("red_flag_recall", "Urgent warning signs recognised (test messages)", "100%"),
     ("red_flag_phrasings_recall", "Urgent warning signs recognised (red-flag list)", "100%"),
 )
-TARGETS = {"topic_accuracy": 0.95, "oos_rejection": 0.90, "red_flag_recall": 1.0,
-           "red_flag_phrasings_recall": 1.0}
+TARGETS = {**MODEL_TARGETS, "red_flag_phrasings_recall": 1.0}
 END_TO_END_LABELS = {
     "topic_accuracy": "Questions answered with the right topic",
     "did_you_mean_rate": "Questions answered with \"did you mean\" buttons",
@@ -66,28 +73,10 @@ END_TO_END_LABELS = {
     "false_urgent_rate": "Ordinary questions wrongly given urgent care",
 }
 LOWER_IS_BETTER = frozenset({"did_you_mean_rate", "false_urgent_rate"})
-STYLE = """
-body { font-family: system-ui, sans-serif; line-height: 1.5; margin: 0 auto;
-       max-width: 70rem; padding: 1rem 2rem; color: #1a1a1a; background: #fff; }
-table { border-collapse: collapse; margin: 1rem 0; }
-caption { text-align: left; font-weight: bold; padding: 0.25rem 0; }
-th, td { border: 1px solid #888; padding: 0.3rem 0.6rem; text-align: left;
-         vertical-align: top; }
-th { background: #eef2f7; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.bad { color: #a00000; font-weight: bold; }
-.good { color: #006100; font-weight: bold; }
-img { max-width: 100%; height: auto; border: 1px solid #ccc; }
-"""
-
-
-def esc(value: Any) -> str:
-    """HTML-escapes any value."""
-    return html.escape(str(value), quote=True)
 
 
 def percent(value: Optional[float]) -> str:
-    """0.9683 -> '96.8%'; None -> 'n/a'."""
+    """0.9683 -> '96.8%'; None or NaN -> 'n/a'."""
     if value is None or value != value:  # NaN: nothing to measure
         return "n/a"
     return f"{100 * value:.1f}%"
@@ -103,10 +92,6 @@ class Names:
     def __call__(self, intent: str) -> str:
         """The name staff read for an intent."""
         return self.titles.get(intent) or OTHER_NAMES.get(intent) or intent.replace("_", " ")
-
-    def cell(self, intent: str) -> str:
-        """The name with the intent in small type beneath, as HTML."""
-        return f"{esc(self(intent))}<br><small><code>{esc(intent)}</code></small>"
 
 
 # -- charts -------------------------------------------------------------------------------
@@ -231,221 +216,108 @@ def published_figures(root: Path, evaluate: bool = True
     return entry, recorded, note
 
 
-# -- the page -----------------------------------------------------------------------------
+# -- what the page shows ------------------------------------------------------------------
 
 
-def table(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-          numeric: Sequence[int] = ()) -> str:
-    """An HTML table with a caption and column headers; cells are HTML already."""
-    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-    body = []
-    for row in rows:
-        cells = []
-        for i, cell in enumerate(row):
-            if i == 0:
-                cells.append(f'<th scope="row">{cell}</th>')
-            else:
-                cells.append(f'<td class="num">{cell}</td>' if i in numeric
-                             else f"<td>{cell}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<table>\n<caption>{esc(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n"
-            f"<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>")
+def headline_rows(ours: Dict[str, Any], others: Sequence[Dict[str, Any]]
+                  ) -> List[Dict[str, Any]]:
+    """The headline figures, each with its target and whether it is met.
 
-
-def change_text(now: Optional[float], before: Optional[float]) -> str:
-    """'better by 0.05' / 'worse by 0.02' / 'same', as HTML with a class."""
-    if now is None or before is None:
-        return "n/a"
-    delta = now - before
-    if abs(delta) < 0.0005:
-        return "same"
-    word, css, arrow = ("better", "good", "▲") if delta > 0 else ("worse", "bad", "▼")
-    return f'<span class="{css}">{arrow} {word} by {abs(delta):.3f}</span>'
-
-
-def summary_section(ours: Dict[str, Any], results: Dict[str, Any]) -> str:
-    """Headline figures against their targets."""
+    Args:
+        ours: This model's figures.
+        others: The baselines' figures, for "better than both simple baselines".
+    """
     rows = []
     for key, label, target in HEADLINES:
         value = ours.get(key)
-        if key in TARGETS and value is not None:
-            met = value >= TARGETS[key]
+        if key in TARGETS:
+            met = value is not None and value >= TARGETS[key]
         else:
-            baselines = [s.get("overall_accuracy", 0.0) for n, s in
-                         results.get("systems", {}).items() if n != "ours"]
-            met = value is not None and all(value > b for b in baselines)
-        verdict = '<span class="good">met</span>' if met else '<span class="bad">MISSED</span>'
-        rows.append([esc(label), percent(value), esc(target), verdict])
-    failures = results.get("failures") or []
-    outcome = ('<p class="good">All targets met.</p>' if not failures else
-               '<p class="bad">Some targets were missed (marked MISSED below); '
-               "<code>make evaluate</code> fails until they are met.</p>\n"
-               "<p><small>Details: " + esc("; ".join(failures)) + "</small></p>")
-    return ("<h2>Summary</h2>\n" + outcome + "\n"
-            + table("Headline figures on the held-out test messages",
-                    ["Measure", "Result", "Target", "Target met?"], rows, numeric=[1]))
+            met = value is not None and all(value > s.get(key, 0.0) for s in others)
+        rows.append({"key": key, "label": label, "target": target, "value": value, "met": met})
+    return rows
 
 
-def red_flag_section(ours: Dict[str, Any]) -> str:
-    """Red-flag recall and every red-flag message that was missed."""
-    misses = evaluation.red_flag_misses(ours)
-    parts = ["<h2>Urgent warning signs (red flags)</h2>",
-             "<p>Messages describing warning signs (for example a swollen, hot, red leg, "
-             "or chest pain) must always get the urgent-care answer. Recall is the share "
-             "of them recognised; it must be 100%.</p>",
-             f"<ul><li>Held-out test messages: <strong>{percent(ours.get('red_flag_recall'))}"
-             f"</strong></li><li>Red-flag list (tests/safety/red_flag_phrasings.yml): "
-             f"<strong>{percent(ours.get('red_flag_phrasings_recall'))}</strong></li></ul>"]
-    if misses:
-        parts.append('<p class="bad">These red-flag messages were NOT recognised:</p><ul>'
-                     + "".join(f"<li>{esc(m)}</li>" for m in misses) + "</ul>")
-    else:
-        parts.append('<p class="good">Every red-flag message was recognised.</p>')
-    return "\n".join(parts)
-
-
-def end_to_end_section(results: Dict[str, Any]) -> str:
-    """The end-to-end figures of the blind and dev sets, beside their targets."""
+def end_to_end_table(results: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The blind and dev sets' figures beside their targets and gates (None: no sets)."""
     sets: List[Dict[str, Any]] = results.get("end_to_end") or []
     if not sets:
-        return ""
+        return None
     targets: Dict[str, float] = results.get("end_to_end_targets") or {}
     gates: Dict[str, float] = results.get("end_to_end_gates") or {}
-    headers = ["Measure", "Target", "Gate in make test",
-               *(("Blind: " if s["blind"] else "Dev: ") + s["name"] for s in sets)]
     rows = []
-    for figure in END_TO_END_LABELS:
+    for figure, label in END_TO_END_LABELS.items():
         lower = figure in LOWER_IS_BETTER
         sign = "≤ " if lower else "≥ "
-        row = [esc(END_TO_END_LABELS[figure]),
-               esc(sign + percent(targets[figure])) if figure in targets else "",
-               esc(sign + percent(gates[figure])) if figure in gates else ""]
+        cells = []
         for result in sets:
             value = result["figures"].get(figure)
             met = figure not in targets or (value is not None and value == value and (
                 value <= targets[figure] if lower else value >= targets[figure]))
-            row.append(percent(value) + ("" if met else ' <span class="bad">(below target)'
-                                                         "</span>"))
-        rows.append(row)
-    counts = "; ".join(
-        f"{esc(s['name'])}: " + ", ".join(f"{v} {esc(k.replace('_', ' '))}"
-                                          for k, v in s["counts"].items()) for s in sets)
-    return ("<h2>Messages nobody wrote down, end to end</h2>\n"
-            "<p>Each message or conversation is sent to a running assistant through its "
-            "web chat channel, and the topic it answered with is compared with the "
-            "expected one. The <strong>blind</strong> set was written by someone who never "
-            "saw the training data, and nobody looks at its individual mistakes, so it "
-            "measures what users meet. Dev sets may be studied to decide what to fix.</p>\n"
-            + table("End-to-end figures", headers, rows,
-                    numeric=list(range(1, len(headers))))
-            + f"\n<p><small>{counts}</small></p>")
+            cells.append({"value": value, "met": met})
+        rows.append({"label": label,
+                     "target": sign + percent(targets[figure]) if figure in targets else "",
+                     "gate": sign + percent(gates[figure]) if figure in gates else "",
+                     "cells": cells})
+    counts = "; ".join(f"{s['name']}: " + ", ".join(f"{v} {k.replace('_', ' ')}"
+                                                    for k, v in s["counts"].items())
+                       for s in sets)
+    return {"set_names": [("Blind: " if s["blind"] else "Dev: ") + s["name"] for s in sets],
+            "rows": rows, "counts": counts}
 
 
-def comparison_section(ours: Dict[str, Any], entry: Optional[Dict[str, Any]],
-                       published: Optional[Dict[str, Any]], note: str, names: Names,
-                       model_sha256: Optional[str]) -> str:
-    """This model against the published one, headline figures and topic by topic."""
-    parts = ["<h2>Compared with the published model</h2>"]
-    if entry is None:
-        parts.append("<p>No model has been published yet, so there is nothing to compare "
-                     "with. <code>make publish</code> publishes this one.</p>")
-        return "\n".join(parts)
-    same = model_sha256 is not None and entry.get("sha256") == model_sha256
-    parts.append(f"<p>The published model is <code>{esc(entry['file'])}</code>, published "
-                 f"{esc(entry.get('published_at', '?'))}"
-                 + (" (it is the model evaluated here)" if same else "") + ".</p>")
-    if published is None:
-        parts.append("<p>Its figures are not known (the model file is missing and none "
-                     "were recorded).</p>")
-        return "\n".join(parts)
-    parts.append(f"<p>Its figures: {esc(note)}. <q>Better</q> means this model scores "
-                 "higher than the published one.</p>")
-    rows = [[esc(label), percent(published.get(key)), percent(ours.get(key)),
-             change_text(ours.get(key), published.get(key))]
-            for key, label, _ in HEADLINES]
-    parts.append(table("Headline figures: published model and this model",
-                       ["Measure", "Published", "This model", "Change"], rows, numeric=[1, 2]))
-    before: Dict[str, float] = published.get("per_topic_f1", {})
+def published_view(ours: Dict[str, Any], entry: Optional[Dict[str, Any]],
+                   figures: Optional[Dict[str, Any]], note: str, names: Names,
+                   model_sha256: Optional[str]) -> Dict[str, Any]:
+    """The published model's entry and figures, and the topics by change (biggest drops first)."""
+    before: Dict[str, float] = (figures or {}).get("per_topic_f1", {})
     now: Dict[str, float] = ours.get("per_topic_f1", {})
     topics = sorted(set(before) | set(now),
                     key=lambda t: ((now.get(t) or 0) - (before.get(t) or 0), names(t)))
-    rows = [[names.cell(t),
-             f"{before[t]:.3f}" if t in before else "new topic",
-             f"{now[t]:.3f}" if t in now else "removed",
-             change_text(now.get(t), before.get(t))] for t in topics]
-    parts.append(table("F1 score of each topic: published model and this model "
-                       "(biggest drops first)",
-                       ["Topic", "Published F1", "This model's F1", "Change"], rows,
-                       numeric=[1, 2]))
-    return "\n".join(parts)
+    return {"entry": entry, "figures": figures, "note": note, "f1": before, "topics": topics,
+            "same": entry is not None and model_sha256 is not None
+            and entry.get("sha256") == model_sha256}
 
 
-def f1_section(ours: Dict[str, Any], names: Names, alt: str) -> str:
-    """The per-topic F1 chart and its table."""
-    f1: Dict[str, float] = ours.get("per_topic_f1", {})
-    rows = [[names.cell(t), f"{f1[t]:.3f}"] for t in sorted(f1, key=lambda t: (f1[t], names(t)))]
-    return ("<h2>How well each topic is recognised</h2>\n"
-            "<p>The F1 score combines two questions: are the questions on this topic "
-            "recognised, and are other questions wrongly taken for it? 1.0 is perfect; "
-            "below about 0.9 the topic needs more (or clearer) example questions.</p>\n"
-            f'<figure><img src="{F1_CHART}" alt="{esc(alt)}">'
-            "<figcaption>Per-topic F1 score, lowest first.</figcaption></figure>\n"
-            + table("F1 score of each topic, lowest first", ["Topic", "F1"], rows, numeric=[1]))
-
-
-def mistakes_section(ours: Dict[str, Any], names: Names) -> str:
-    """The held-out messages the model got wrong, most confident mistakes first."""
-    wrong: List[Dict[str, Any]] = sorted(ours.get("misclassified", []),
-                                         key=lambda m: -float(m.get("confidence") or 0))
-    parts = ["<h2>Messages the assistant got wrong</h2>"]
-    if not wrong:
-        parts.append("<p>None: every held-out test message was understood correctly.</p>")
-        return "\n".join(parts)
-    parts.append("<p>Held-out test messages (never used for training) that were "
-                 "understood as something else, the most confident mistakes first. "
-                 "To fix one, add a few example questions <em>like it</em> (not the "
-                 "message itself) to the right topic in <code>data/nlu/</code>. "
-                 "<q>Unsure</q> means the assistant offered topic buttons instead of "
-                 "answering.</p>")
-    rows = [[esc(m["text"]), names.cell(m["label"]), names.cell(m["predicted"]),
-             percent(m["confidence"]) if "confidence" in m else "n/a"] for m in wrong]
-    parts.append(table(f"{len(wrong)} misunderstood messages",
-                       ["Message", "Really about", "Understood as", "Confidence"], rows,
-                       numeric=[3]))
-    return "\n".join(parts)
-
-
-def confusion_section(labels: Sequence[str], predictions: Sequence[str], names: Names,
-                      alt: str) -> str:
-    """The confusion matrix and its largest mix-ups as a table."""
+def mix_ups(labels: Sequence[str], predictions: Sequence[str]
+            ) -> List[Tuple[Tuple[str, str], int]]:
+    """The 15 most frequent (really about, understood as) mix-ups with their counts."""
     pairs = Counter((y, p) for y, p in zip(labels, predictions, strict=True)
-                    if y != p and not (y == "out_of_scope" and p == "nlu_fallback"))
-    rows = [[names.cell(y), names.cell(p), str(n)] for (y, p), n in pairs.most_common(15)]
-    return ("<h2>Which topics get mixed up</h2>\n"
-            "<p>Each row is what the messages were really about, each column what the "
-            "assistant understood. Numbers on the diagonal were understood correctly; "
-            "numbers off it are mix-ups, except that an off-topic message answered "
-            "<q>Unsure</q> is handled correctly too.</p>\n"
-            f'<figure><img src="{CONFUSION_CHART}" alt="{esc(alt)}">'
-            "<figcaption>Confusion matrix of the held-out test messages.</figcaption>"
-            "</figure>\n"
-            + (table("The most frequent mix-ups", ["Really about", "Understood as", "Messages"],
-                     rows, numeric=[2]) if rows else "<p>No mix-ups.</p>"))
+                    if y != p and not (y == OUT_OF_SCOPE_INTENT and p == FALLBACK_INTENT))
+    return pairs.most_common(15)
 
 
-def baselines_section(results: Dict[str, Any]) -> str:
-    """Our model next to the two simple baselines."""
+def baselines_view(results: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The baselines beside this model: measured in this run, else as last recorded."""
     systems: Dict[str, Dict[str, Any]] = results.get("systems", {})
-    if len(systems) < 2:
-        return ""
-    label = {"ours": "This assistant", "stock_rasa_init": "Rasa's standard settings",
-             "tfidf_nearest_neighbour": "Nearest example (simple word matching)"}
-    rows = [[esc(label.get(name, name)), percent(s.get("overall_accuracy")),
-             percent(s.get("topic_accuracy"))] for name, s in systems.items()]
-    return ("<h2>Compared with simple baselines</h2>\n"
-            "<p>The same training examples, given to two simpler systems in the same run.</p>\n"
-            + table("Accuracy of this assistant and the baselines",
-                    ["System", "All messages", "Topic questions"], rows, numeric=[1, 2]))
+    recorded: Optional[Dict[str, Any]] = results.get("baselines")
+    measured_now = len(systems) > 1
+    if not measured_now and not recorded:
+        return None
+    shown = systems if measured_now else {
+        **(recorded or {}).get("systems", {}), "ours": systems.get("ours", {})}
+    order = [name for name in SYSTEM_NAMES if name in shown]
+    order += [name for name in shown if name not in SYSTEM_NAMES]
+    return {"measured_now": measured_now,
+            "measured_on": (recorded or {}).get("measured_on"),
+            "command": (recorded or {}).get("command", "make benchmark"),
+            "others": [shown[name] for name in order if name != "ours"],
+            "systems": [{"name": SYSTEM_NAMES.get(name, name),
+                         "overall_accuracy": shown[name].get("overall_accuracy"),
+                         "topic_accuracy": shown[name].get("topic_accuracy")}
+                        for name in order]}
+
+
+# -- the page -----------------------------------------------------------------------------
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of the report's templates (autoescaped HTML)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("tools.content", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True)
+    env.filters["percent"] = percent
+    return env
 
 
 def write_report(results: Dict[str, Any], out_dir: Path, root: Path = ROOT,
@@ -464,52 +336,36 @@ def write_report(results: Dict[str, Any], out_dir: Path, root: Path = ROOT,
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     ours: Dict[str, Any] = results["systems"]["ours"]
-    names = Names(evaluation.topic_titles(root))
+    names = Names(topic_titles(root / "content"))
     heldout: List[Dict[str, str]] = results.get("heldout", [])
     labels = [item["label"] for item in heldout]
     predictions: List[str] = ours.get("predictions", [])
     entry, published, note = published_figures(root, evaluate_published)
     model_sha256: Optional[str] = results.get("model_sha256")
-    f1_alt = f1_chart(out_dir / F1_CHART, ours.get("per_topic_f1", {}),
+    f1: Dict[str, float] = ours.get("per_topic_f1", {})
+    f1_alt = f1_chart(out_dir / F1_CHART, f1,
                       published.get("per_topic_f1") if published else None, names)
+    confusion = None
     if labels and len(labels) == len(predictions):
-        confusion_alt = confusion_chart(out_dir / CONFUSION_CHART, labels, predictions, names)
-        confusion = confusion_section(labels, predictions, names, confusion_alt)
-    else:
-        confusion = ("<h2>Which topics get mixed up</h2><p>These results hold no per-message "
-                     "predictions; run <code>make evaluate</code> again.</p>")
-    model = results.get("model_file", "models/night-cramps.tar.gz")
-    sections = [
-        "<h1>How well the assistant understands questions</h1>",
-        f"<p>Evaluation of <code>{esc(model)}</code>"
-        + (f" (sha256 <code>{esc(model_sha256[:12])}</code>)" if model_sha256 else "")
-        + f" on {len(labels) or results.get('heldout_messages', '?')} held-out test messages "
-        "(<code>tests/heldout/nlu.yml</code>): messages written separately and never used "
-        f"for training. The model was trained on {esc(results.get('training_examples', '?'))} "
-        "example questions.</p>",
-        summary_section(ours, results),
-        end_to_end_section(results),
-        red_flag_section(ours),
-        comparison_section(ours, entry, published, note, names, model_sha256),
-        f1_section(ours, names, f1_alt),
-        mistakes_section(ours, names),
-        confusion,
-        baselines_section(results),
-        "<h2>What the words mean</h2>\n<dl>"
-        "<dt>Accuracy</dt><dd>The share of messages understood correctly. An off-topic "
-        "message counts as correct when the assistant does not answer it from the "
-        "content store.</dd>"
-        "<dt>F1 score</dt><dd>Per topic, from 0 to 1: high only when the topic's questions "
-        "are recognised <em>and</em> other questions are not mistaken for it.</dd>"
-        "<dt>Confidence</dt><dd>How sure the model was of its (wrong) answer.</dd>"
-        "<dt>Published model</dt><dd>The model the running assistant serves, put there by "
-        "<code>make publish</code>.</dd></dl>",
-    ]
-    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            "<title>Evaluation report: night-time leg cramp assistant</title>\n"
-            f"<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
-            + "\n\n".join(s for s in sections if s) + "\n</main>\n</body>\n</html>\n")
+        confusion = {"chart": CONFUSION_CHART, "pairs": mix_ups(labels, predictions),
+                     "alt": confusion_chart(out_dir / CONFUSION_CHART, labels, predictions,
+                                            names)}
+    baselines = baselines_view(results)
+    page = environment().get_template(TEMPLATE).render(
+        names=names, ours=ours, f1=f1, f1_chart=F1_CHART, f1_alt=f1_alt,
+        f1_order=sorted(f1, key=lambda t: (f1[t], names(t))),
+        model_file=results.get("model_file", "models/night-cramps.tar.gz"),
+        model_sha256=model_sha256,
+        heldout_count=len(labels) or results.get("heldout_messages", "?"),
+        training_examples=results.get("training_examples", "?"),
+        failures=results.get("failures") or [],
+        headlines=headline_rows(ours, baselines["others"] if baselines else []),
+        end_to_end=end_to_end_table(results),
+        red_flag_misses=evaluation.red_flag_misses(ours),
+        published=published_view(ours, entry, published, note, names, model_sha256),
+        mistakes=sorted(ours.get("misclassified", []),
+                        key=lambda m: -float(m.get("confidence") or 0)),
+        confusion=confusion, baselines=baselines)
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index

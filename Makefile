@@ -72,7 +72,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
 unit: $(SPACY_PIPELINE) ## Unit tests (no model needed)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit -m "not (model or services or browser or slow)"
 
 validate: $(BIN)/.installed ## rasa data validate, failing on warnings
 	$(BIN)/python -m nightcramps.content_store
@@ -82,28 +82,28 @@ conversation-tests: $(MODEL) ## rasa test on the test stories
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/core
 
 integration-tests: $(MODEL) ## The real model, action server and REST channel
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest tests/integration -m model
 
 channel-tests: $(MODEL) ## Telegram, Slack, Messenger and WhatsApp webhooks, end to end
-	$(BIN)/python -m pytest tests/channels
+	$(BIN)/python -m pytest tests/channels -m model
 
 browser-tests: $(MODEL) $(CHROMIUM) $(AXE) ## The web widget in headless chromium
-	$(BIN)/python -m pytest tests/browser
+	$(BIN)/python -m pytest tests/browser -m browser
 
 prod-tests: $(MODEL) ## Production profile: atomic Redis lock, two replicas on PostgreSQL
 	bash scripts/services.sh install
-	$(BIN)/python -m pytest tests/prod
+	$(BIN)/python -m pytest tests/prod -m services
 
 privacy-tests: $(MODEL) ## Redaction, "delete my data", retention (SQLite and PostgreSQL)
 	bash scripts/services.sh install
-	$(BIN)/python -m pytest tests/privacy
+	$(BIN)/python -m pytest tests/privacy -m services
 
 security-tests: $(MODEL) ## HTTP API token, CORS, localhost binding, 413, malformed-request bursts
-	$(BIN)/python -m pytest tests/security
+	$(BIN)/python -m pytest tests/security -m model
 
 fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, mid-load
 	bash scripts/services.sh install
-	$(BIN)/python -m pytest tests/faults
+	$(BIN)/python -m pytest tests/faults -m services
 
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
 	bash scripts/services.sh install
@@ -138,7 +138,7 @@ inbox: $(BIN)/.installed ## Messages the assistant struggled with; triage them (
 	$(BIN)/python -m tools.content.inbox
 
 content-tests: $(MODEL) ## Tests of make check, the evaluation report, publish and rollback
-	$(BIN)/python -m pytest tests/content
+	$(BIN)/python -m pytest tests/content -m model
 
 benchmark: $(MODEL) ## Accuracy beside the two baselines (recorded in benchmarks/baseline_last.json), latency, training time
 	$(BIN)/python -m tools.benchmark --accuracy --baselines --latency --training-time --report reports

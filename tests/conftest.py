@@ -1,4 +1,14 @@
-"""Shared fixtures: a copy of the real content store, the fake platform API."""
+"""Shared fixtures (a copy of the real content store, the fake platform API) and levels.
+
+Each suite folder is one level of test, marked here so that `-m` selects by what
+a test needs (markers are declared in pyproject.toml):
+
+- `tests/unit`: nothing (no model, no server, no service); `make unit` refuses
+  to run a unit test that carries any of the markers below;
+- `model`: the trained model; `slow`: starts servers or processes;
+- `services`: PostgreSQL, Redis or nginx from scripts/services.sh;
+- `browser`: headless chromium.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +22,27 @@ from tests.channels.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
+
+#: The markers of each suite folder (tests/unit has none).
+LEVELS = {
+    "integration": ("model", "slow"),
+    "channels": ("model", "slow"),
+    "content": ("model", "slow"),
+    "security": ("model", "slow"),
+    "browser": ("model", "slow", "browser"),
+    "prod": ("model", "slow", "services"),
+    "privacy": ("model", "slow", "services"),
+    "faults": ("model", "slow", "services"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test with its suite's level (see `LEVELS`)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        for marker in LEVELS.get(parts[0], ()) if len(parts) > 1 else ():
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture

@@ -1,0 +1,169 @@
+"""Does each change to Rasa's internals pay? Side-by-side figures, one run.
+
+Usage:
+    python -m tools.patch_benchmark [--rounds 5] [--conversations 20] [--turns 10]
+                                    [--long-turns 60] [--stock-rule-model PATH]
+
+Starts one assistant per variant, all at once (same model, same machine, same
+background load), and then takes turns between them:
+
+- `all`: every change of `runtime.rasa_patches` (what `make run` runs);
+- `none`: stock Rasa code everywhere (`RASA_PATCHES=none`);
+- `without <name>`: every change but one, for each change.
+
+With `--stock-rule-model` (a model trained from config.yml with stock
+`RulePolicy` in place of `LeanRulePolicy`), a variant `stock RulePolicy` serves
+that model with every patch, so the policy class is measured the same way.
+
+Each round sends, to each variant in a shuffled order, `--conversations`
+conversations at once of `--turns` messages each (a conversation waits for each
+answer), then one long conversation of `--long-turns` messages. Printed per
+variant: the median round's messages per second with the rounds' range, and the
+long conversation's turn p50. A change pays when the variant without it is
+slower than `all` by more than the spread of `all`'s own rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence
+
+import requests
+
+from runtime.rasa_patches import PATCHES
+from tools.running_assistant import MODEL, Assistant, running_assistant
+
+#: What users ask, in the order a conversation asks them (cycled).
+MESSAGES = (
+    "why do I get leg cramps at night?", "what about in pregnancy?",
+    "does magnesium help?", "how do I stretch my calf?", "when should I see a doctor?",
+    "could my statins cause it?", "thanks", "what can I do to prevent them?",
+    "is tonic water any good?", "my calf is swollen, hot and red",
+)
+
+
+@dataclass
+class Variant:
+    """One assistant set up for comparison."""
+
+    name: str
+    patches: str
+    model: Path
+    assistant: Optional[Assistant] = None
+    rates: List[float] = field(default_factory=list)
+    long_turns_ms: List[float] = field(default_factory=list)
+
+
+def converse(url: str, turns: int, session: requests.Session) -> List[float]:
+    """One conversation of `turns` messages; each answer's time in ms."""
+    sender = uuid.uuid4().hex
+    times = []
+    for turn in range(turns):
+        start = time.perf_counter()
+        answer = session.post(f"{url}/webhooks/rest/webhook", timeout=60,
+                              json={"sender": sender, "message": MESSAGES[turn % len(MESSAGES)]})
+        answer.raise_for_status()
+        if not answer.json():
+            raise RuntimeError(f"{url}: empty answer")
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def load_round(url: str, conversations: int, turns: int) -> float:
+    """Messages per second for `conversations` conversations at once."""
+    sessions = [requests.Session() for _ in range(conversations)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=conversations) as pool:
+        done = list(pool.map(lambda s: converse(url, turns, s), sessions))
+    elapsed = time.perf_counter() - start
+    for session in sessions:
+        session.close()
+    return sum(len(times) for times in done) / elapsed
+
+
+def variants(stock_rule_model: Optional[Path]) -> List[Variant]:
+    """`all`, `none`, one without each change, and optionally stock RulePolicy."""
+    names = [patch.name for patch in PATCHES]
+    found = [Variant("all", "all", MODEL), Variant("none", "none", MODEL)]
+    for name in names:
+        others = ",".join(n for n in names if n != name) or "none"
+        found.append(Variant(f"without {name}", others, MODEL))
+    if stock_rule_model is not None:
+        found.append(Variant("stock RulePolicy", "all", stock_rule_model))
+    return found
+
+
+@contextlib.contextmanager
+def started(all_variants: Sequence[Variant], tmp: Path) -> Iterator[None]:
+    """Every variant's assistant, up at the same time."""
+    with contextlib.ExitStack() as stack:
+        for number, variant in enumerate(all_variants):
+            folder = tmp / f"variant-{number}"
+            folder.mkdir()
+            variant.assistant = stack.enter_context(running_assistant(
+                folder, env={"RASA_PATCHES": variant.patches}, model=variant.model))
+        yield
+
+
+def spread(values: Sequence[float]) -> float:
+    """Highest minus lowest."""
+    return max(values) - min(values) if values else 0.0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Measures every variant and prints the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--long-turns", type=int, default=60)
+    parser.add_argument("--stock-rule-model", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    order = random.Random(args.seed)
+    chosen = variants(args.stock_rule_model)
+    with tempfile.TemporaryDirectory(prefix="patch-benchmark-") as tmp, \
+            started(chosen, Path(tmp)):
+        for variant in chosen:  # warm up: first calls load lazily
+            assert variant.assistant is not None
+            load_round(variant.assistant.base, 4, 3)
+        for number in range(args.rounds):
+            for variant in order.sample(chosen, len(chosen)):
+                assert variant.assistant is not None
+                variant.rates.append(load_round(variant.assistant.base, args.conversations,
+                                                args.turns))
+                with requests.Session() as session:
+                    variant.long_turns_ms.extend(
+                        converse(variant.assistant.base, args.long_turns, session))
+            print(f"round {number + 1} of {args.rounds} done", flush=True)
+    baseline = chosen[0]
+    base_rate = statistics.median(baseline.rates)
+    print(f"\n{args.conversations} conversations x {args.turns} messages at once, "
+          f"{args.rounds} rounds; one conversation of {args.long_turns} turns per round.")
+    print(f"Run-to-run spread of `all`: {spread(baseline.rates):.1f} messages/s.\n")
+    print("| variant | messages/s (median) | rounds' range | vs all | long-conversation "
+          "turn p50 | pays? |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for variant in chosen:
+        rate = statistics.median(variant.rates)
+        long_p50 = statistics.median(variant.long_turns_ms)
+        pays = ""
+        if variant.name.startswith("without") or variant.name == "stock RulePolicy":
+            pays = "yes" if base_rate - rate > spread(baseline.rates) else "not shown"
+        print(f"| {variant.name} | {rate:.1f} | {min(variant.rates):.1f}-"
+              f"{max(variant.rates):.1f} | {rate / base_rate:.2f} | {long_p50:.1f} ms | "
+              f"{pays} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

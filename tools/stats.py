@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Dict, Sequence
 
@@ -11,8 +12,8 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+    rank = math.ceil(q / 100 * len(ordered))  # 1-based: the smallest value with q% at or below
+    return ordered[max(1, min(len(ordered), rank)) - 1]
 
 
 def median(values: Sequence[float]) -> float:

@@ -42,14 +42,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from unittest import mock
 
-from tools.load_benchmark import (
-    MODEL,
-    Group,
-    action_server_command,
-    load_stories,
-    project_endpoints,
-    server_env,
-)
+from tools.load.servers import MODEL, Group, action_server_command, load_env, project_endpoints
+from tools.load.traffic import load_stories
 from tools.run import action_server_health, action_server_url, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,7 +240,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
     port = free_port()
     url = action_server_url({}, port)
     try:
-        group.start("actions", action_server_command(port), ROOT, server_env(),
+        group.start("actions", action_server_command(port), ROOT, load_env(),
                     action_server_health({}, port))
         group.wait()
         endpoints_file = tmp / "endpoints.yml"

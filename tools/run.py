@@ -14,11 +14,19 @@ over 256 KiB are refused with 413 ($SANIC_REQUEST_MAX_SIZE overrides).
 Rasa calls the action server started here, on --actions-port: through
 $ACTION_SERVER_URL for endpoints.prod.yml, or through a copy of the endpoints
 file (build/endpoints.yml) when its action URL names another address.
+
+Stopping: Ctrl-C (SIGINT), SIGTERM and SIGHUP all stop every process started
+here, and so does any server exiting on its own. Each server runs in a process
+group of its own (with Sanic's worker processes, the children of `rasa run`);
+the groups get SIGTERM, and whatever still runs 10 s later, e.g. a stuck
+worker, SIGKILL, so everything is gone and the ports are free within 15 s. A
+second Ctrl-C skips the 10 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -27,8 +35,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from types import FrameType
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import yaml
 
@@ -41,6 +51,11 @@ REQUEST_MAX_SIZE = 256 * 1024
 API_TOKEN_ENV = "RASA_API_TOKEN"
 #: Rasa worker processes per server (one per core of the 2-core target machine).
 DEFAULT_WORKERS = 2
+#: Seconds the servers get to exit after SIGTERM before they are killed. Sanic lets
+#: requests in flight finish for up to 15 s; stopping is bounded by 15 s altogether.
+STOP_GRACE_SECONDS = 10.0
+#: Seconds to wait for killed processes to disappear.
+KILL_WAIT_SECONDS = 4.0
 
 
 def free_port() -> int:
@@ -66,16 +81,149 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) ->
     return False
 
 
-def stop(processes: List[subprocess.Popen[bytes]]) -> None:
-    """Asks each process to stop, then kills any that linger."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for process in processes:
+class ServerProcess(subprocess.Popen[bytes]):
+    """A server started in a session of its own.
+
+    Its process group holds it and every process it forks (Sanic's worker
+    processes are children of the `rasa run` process), so `stop` can signal them
+    all, even after the server itself has died. The server gets no signal from
+    the terminal: Ctrl-C reaches tools/run.py alone, which then stops them all.
+    """
+
+    def __init__(self, args: List[str], **kwargs: Any) -> None:
+        """Starts `args` as `subprocess.Popen` does, in a new session."""
+        super().__init__(args, start_new_session=True, **kwargs)
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One line of the process table: a process's parent, group and state."""
+
+    ppid: int
+    pgid: int
+    state: str  # e.g. R running, S sleeping, T stopped, Z zombie (exited, not yet reaped)
+
+
+def process_table() -> Dict[int, ProcessInfo]:
+    """Every process on the machine, read from /proc (empty where there is no /proc)."""
+    table: Dict[int, ProcessInfo] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry.name)] = ProcessInfo(int(fields[1]), int(fields[2]), fields[0])
+    return table
+
+
+def descendants(pid: int, table: Optional[Mapping[int, ProcessInfo]] = None) -> List[int]:
+    """The processes below `pid` in the process tree (children, their children...)."""
+    table = process_table() if table is None else table
+    children: Dict[int, List[int]] = {}
+    for child, info in table.items():
+        children.setdefault(info.ppid, []).append(child)
+    found: List[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def _signal(pid: int, signum: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Stop:
+    """Stops processes, their process groups and their descendants (see `stop`)."""
+
+    def __init__(self, processes: Sequence[subprocess.Popen[bytes]]) -> None:
+        self.processes = list(processes)
+        self.groups = [p.pid for p in self.processes if isinstance(p, ServerProcess)]
+        table = process_table()
+        # Remembered now: a process whose parent dies is moved under another one.
+        self.tree = {pid for p in self.processes if p.poll() is None
+                     for pid in descendants(p.pid, table)}
+
+    def alive(self) -> bool:
+        """Whether any of the processes, their groups or their descendants still runs."""
+        running = [p for p in self.processes if p.poll() is None]  # poll() reaps
+        table = process_table()
+        if not table:  # no /proc: ask the kernel about the groups themselves
+            return bool(running) or any(_group_exists(group) for group in self.groups)
+        groups = set(self.groups)
+        return bool(running) or any(
+            info.state != "Z" and (info.pgid in groups or pid in self.tree)
+            for pid, info in table.items())
+
+    def send(self, signum: int) -> None:
+        """Sends `signum` to every process group, process and descendant still there."""
+        for group in self.groups:
+            _signal(group, signum, group=True)
+        for process in self.processes:
+            if process.poll() is None and not isinstance(process, ServerProcess):
+                process.send_signal(signum)
+        for pid in self.tree:
+            _signal(pid, signum, group=False)
+
+    def wait(self, seconds: float, hurry: Callable[[], bool] = lambda: False) -> bool:
+        """Waits until all are gone (True), `seconds` pass or `hurry()` says so (False)."""
+        deadline = time.monotonic() + seconds
+        while self.alive():
+            if time.monotonic() >= deadline or hurry():
+                return False
+            time.sleep(0.1)
+        return True
+
+
+def _group_exists(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop(processes: Sequence[subprocess.Popen[bytes]], grace: float = STOP_GRACE_SECONDS,
+         hurry: Callable[[], bool] = lambda: False) -> None:
+    """Stops the processes and everything they started, within `grace` + a few seconds.
+
+    Each gets SIGTERM: a `ServerProcess` through its whole process group, so
+    Sanic's worker processes get it too, and every descendant found in the
+    process tree (also those that left the group). What still runs after
+    `grace` seconds, or once `hurry()` is true, gets SIGKILL: a stuck or stopped
+    worker cannot hold its port. Returns when all are gone (SIGKILL'ed
+    processes normally within milliseconds; at most `KILL_WAIT_SECONDS`).
+
+    Args:
+        processes: The processes started (plain `Popen`s are signalled alone,
+            with their descendants).
+        grace: Seconds to wait for a clean exit after SIGTERM.
+        hurry: Called while waiting; true (e.g. after a second Ctrl-C) skips
+            the rest of the grace period.
+    """
+    stopping = _Stop(processes)
+    stopping.send(signal.SIGTERM)
+    if stopping.wait(grace, hurry):
+        return
+    still = [p.pid for p in processes if p.poll() is None]
+    print(f"Killing what did not stop within {grace:g} s (processes {still or 'in the groups'}).",
+          file=sys.stderr, flush=True)
+    stopping.send(signal.SIGKILL)
+    stopping.wait(KILL_WAIT_SECONDS)
+    for process in processes:
+        if process.poll() is None:  # should not happen after SIGKILL; never leave a zombie
             process.kill()
             process.wait()
 
@@ -189,8 +337,66 @@ def action_server_command(port: int) -> List[str]:
             "--port", str(port), "--actions", "actions"]
 
 
+class StopRequested(Exception):
+    """Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived: time to stop the servers."""
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP all mean "stop the servers".
+
+    The first one raises `StopRequested` in the main thread (unless stopping has
+    already begun); every one is counted, so a second Ctrl-C while the servers
+    are stopping skips the rest of their grace period.
+    """
+
+    HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        """No signal yet."""
+        self.count = 0
+        self.stopping = False
+        self._held = False
+
+    def install(self) -> None:
+        """Makes this object the handler of the three signals."""
+        for signum in self.HANDLED:
+            signal.signal(signum, self.handle)
+
+    def handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        """Counts the signal; the first one raises `StopRequested` (once not held)."""
+        self.count += 1
+        if not self.stopping and not self._held:
+            self.stopping = True
+            raise StopRequested(signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Holds `StopRequested` back until the block ends (then raises it if due)."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+        if self.count and not self.stopping:
+            self.stopping = True
+            raise StopRequested("a signal received meanwhile")
+
+
+def start(processes: List[subprocess.Popen[bytes]], command: List[str],
+          env: Mapping[str, str], signals: StopSignals) -> ServerProcess:
+    """Starts a `ServerProcess` in the project folder and appends it to `processes`.
+
+    A stop signal arriving meanwhile takes effect once it is listed, so a Ctrl-C
+    cannot leave a server running unlisted (and so never stopped).
+    """
+    with signals.held():
+        process = ServerProcess(command, cwd=ROOT, env=env)
+        processes.append(process)
+    return process
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs both servers until Ctrl-C or until one of them exits."""
+    """Runs the servers until Ctrl-C, SIGTERM or until one of them exits."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/night-cramps.tar.gz")
     parser.add_argument("--port", type=int, default=5005)
@@ -222,7 +428,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     credentials = ROOT / "build" / "credentials.yml"
     credentials.parent.mkdir(exist_ok=True)
-    channels = write_active_credentials(ROOT / "credentials.yml", credentials, os.environ)
+    channels = write_active_credentials(ROOT / "channels.yml", credentials, os.environ)
     print(f"Channels on: {', '.join(channels)}", flush=True)
     origins = args.cors if args.cors is not None else cors_origins(args.web_port)
 
@@ -233,21 +439,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("HTTP API: " + ("on, token required" if api else f"off (set {API_TOKEN_ENV} to enable)"),
           flush=True)
     print(f"Rasa workers per server: {env['SANIC_WORKERS']}", flush=True)
-    actions = subprocess.Popen(action_server_command(args.actions_port), cwd=ROOT, env=env)
-    processes = [actions]
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signals = StopSignals()
+    signals.install()
+    processes: List[subprocess.Popen[bytes]] = []
     try:
+        actions = start(processes, action_server_command(args.actions_port), env, signals)
         if not wait_until_up(action_server_health(env, args.actions_port), actions, 120):
             print("The action server did not start (see its messages above).", file=sys.stderr)
             return 1
         ports = [args.port + i for i in range(args.replicas)]
-        replicas = [subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--model", args.model, "--port", str(port),
-             "--interface", "localhost", "--credentials", str(credentials),
-             "--endpoints", endpoints, *(["--cors", *origins] if origins else []), *api],
-            cwd=ROOT, env=env) for port in ports]
-        processes.extend(replicas)
+        rasa_command = [str(BIN / "rasa"), "run", "--model", args.model, "--interface", "localhost",
+                        "--credentials", str(credentials), "--endpoints", endpoints,
+                        *(["--cors", *origins] if origins else []), *api]
+        replicas = [start(processes, [*rasa_command, "--port", str(port)], env, signals)
+                    for port in ports]
         for port, rasa in zip(ports, replicas, strict=True):
             if not wait_until_up(f"http://localhost:{port}/", rasa, 300):
                 print(f"Rasa on port {port} did not start (see its messages above).",
@@ -258,9 +463,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "in front of them (docs/deployment.md).", flush=True)
         page = ""
         if args.web_port:
-            web = subprocess.Popen(
-                web_command(args.web_port, f"http://localhost:{args.port}"), cwd=ROOT, env=env)
-            processes.append(web)
+            web = start(processes, web_command(args.web_port, f"http://localhost:{args.port}"),
+                        env, signals)
             if not wait_until_up(f"http://localhost:{args.web_port}/", web, 60):
                 print("The demo page did not start (see its messages above).", file=sys.stderr)
                 return 1
@@ -278,11 +482,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             time.sleep(0.5)
         print("A server stopped unexpectedly; stopping the others.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\nStopping the servers...", flush=True)
+    except StopRequested:
         return 0
     finally:
-        stop(processes)
+        if processes:
+            print("\nStopping the servers...", flush=True)
+            signals.stopping = True
+            stop(processes, hurry=lambda: signals.count > 1)
+            print("Stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,190 @@
+"""`make run` stops everything it started on Ctrl-C or SIGTERM, even a stuck Rasa worker.
+
+tools/run.py starts the action server, Rasa with two Sanic workers (children
+of the `rasa run` process) and the demo page, on free ports. One Rasa worker is
+frozen with SIGSTOP: it cannot react to SIGTERM, as a worker stuck in a long
+computation could not. After the signal, every process of the tree must be
+gone within 15 s (the bound the project sets for stopping) and every port free.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from tests.servers import BIN, MODEL, ROOT
+from tools.run import free_port, wait_until_up
+
+#: Seconds within which every process must be gone after the signal.
+STOP_BOUND_SECONDS = 15.0
+CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
+
+#: A process as /proc knows it: its pid and start time (a reused pid has another).
+Identity = Tuple[int, int]
+
+
+def stat_fields(pid: int) -> Optional[List[str]]:
+    """The fields of /proc/PID/stat after the command name (state first), or None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def cmdline(pid: int) -> str:
+    """The process's command line, with spaces between the arguments."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def tree(root: int) -> Dict[int, int]:
+    """Every process below `root`, as {pid: parent pid}; read from /proc, not from run.py."""
+    parents: Dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = stat_fields(int(entry.name))
+        if fields is not None:
+            parents[int(entry.name)] = int(fields[1])
+    found: Dict[int, int] = {}
+    todo = [root]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = ppid
+                todo.append(pid)
+    return found
+
+
+def identity(pid: int) -> Optional[Identity]:
+    fields = stat_fields(pid)
+    return (pid, int(fields[19])) if fields else None  # field 22 of stat: start time
+
+
+def running(process: Identity) -> bool:
+    """Whether the process still exists and is not a zombie (exited, not yet reaped)."""
+    fields = stat_fields(process[0])
+    return fields is not None and int(fields[19]) == process[1] and fields[0] != "Z"
+
+
+def bindable(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:`port` now (as servers bind: SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Run:
+    """tools/run.py running: its process, its ports and every process below it."""
+
+    process: subprocess.Popen[bytes]
+    ports: List[int]
+    log: Path
+    processes: List[Identity]
+    rasa_workers: List[int]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Run]:
+    """tools/run.py as `make run` starts it (2 Rasa workers), on free ports and SQLite files."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` first")
+    port, actions_port, web_port = free_port(), free_port(), free_port()
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        "tracker_store:\n  type: stores.privacy_tracker_store.PrivacySQLTrackerStore\n"
+        f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
+        f"lock_store:\n  type: stores.sqlite_lock_store.SQLiteLockStore\n"
+        f"  db: {tmp_path / 'locks.db'}\n")
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(CHANNEL_VARIABLES) and k not in ("RASA_API_TOKEN", "SANIC_WORKERS")}
+    env.update(CONTENT_DIR=str(content), DELIVERY_IDS_DB=str(tmp_path / "delivery_ids.db"),
+               TF_CPP_MIN_LOG_LEVEL="3", SANIC_WORKERS="2")
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [str(BIN / "python"), "-m", "tools.run", "--model", str(MODEL), "--port", str(port),
+             "--actions-port", str(actions_port), "--web-port", str(web_port),
+             "--endpoints", str(endpoints)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    seen: List[Identity] = []
+    try:
+        for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{web_port}/"):
+            if not wait_until_up(url, process, 300):
+                pytest.fail(f"tools/run.py did not start:\n{log.read_text()}")
+        deadline = time.monotonic() + 60
+        while "The assistant is running" not in log.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        below = tree(process.pid)
+        seen = [i for i in map(identity, below) if i]
+        # The `rasa run` process run.py started; its forked workers share its command line.
+        rasa = [pid for pid, parent in below.items() if parent == process.pid
+                and re.search(rf"(^|[ /])rasa run .*--port {port}\b", cmdline(pid))]
+        assert len(rasa) == 1, {pid: cmdline(pid) for pid in below}
+        workers = [pid for pid, parent in below.items() if parent == rasa[0]]
+        assert len(workers) >= 2, f"Rasa has no 2 worker processes: {below}"
+        assert not any(bindable(p) for p in (port, actions_port, web_port))
+        yield Run(process, [port, actions_port, web_port], log, seen, workers)
+    finally:
+        # Whatever run.py left (this test then fails): frozen ones woken, all killed.
+        leftovers = [p for p in seen if running(p)]
+        if process.poll() is None:
+            leftovers.append((process.pid, 0))
+        for pid, _ in leftovers:
+            for signum in (signal.SIGKILL, signal.SIGCONT):
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+        if process.poll() is None:
+            process.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_everything_stops_within_15_s_with_a_stuck_worker(run: Run, signum: int) -> None:
+    frozen = run.rasa_workers[0]
+    os.kill(frozen, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while (stat_fields(frozen) or ["gone"])[0] != "T":  # the signal is delivered asynchronously
+        assert time.monotonic() < deadline, f"worker {frozen} did not stop: {stat_fields(frozen)}"
+        time.sleep(0.05)
+
+    signalled = time.monotonic()
+    run.process.send_signal(signum)
+    deadline = signalled + STOP_BOUND_SECONDS
+    while time.monotonic() < deadline and (
+            run.process.poll() is None or any(running(p) for p in run.processes)):
+        time.sleep(0.1)
+    took = time.monotonic() - signalled
+
+    left = {pid: cmdline(pid) for pid, started in run.processes if running((pid, started))}
+    assert run.process.poll() == 0, f"run.py still runs or failed:\n{run.log.read_text()}"
+    assert not left, f"still running {took:.1f} s after the signal: {left}"
+    assert took <= STOP_BOUND_SECONDS
+    busy = [port for port in run.ports if not bindable(port)]
+    assert not busy, f"ports still taken: {busy}"
+    assert "Stopped." in run.log.read_text()
+    print(f"everything stopped {took:.1f} s after {signal.Signals(signum).name}")

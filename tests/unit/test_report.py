@@ -69,6 +69,7 @@ def test_recorded_baselines_are_shown_with_their_date_and_command(content_copy: 
     assert re.search(r"This assistant</th><td class=\"num\">66\.7%", shown)
     overall = re.search(r"All test messages handled correctly</th>(.*?)</tr>", page, re.S)
     assert overall is not None and "met" in overall.group(1) and "MISSED" not in overall.group(1)
+    assert "their figures of 2026-12-01; checked by make benchmark" in overall.group(1)
 
 
 def test_beating_the_recorded_baselines_is_judged_against_them(content_copy: Path,

@@ -219,14 +219,15 @@ def published_figures(root: Path, evaluate: bool = True
 # -- what the page shows ------------------------------------------------------------------
 
 
-def headline_rows(ours: Dict[str, Any], others: Sequence[Dict[str, Any]]
+def headline_rows(ours: Dict[str, Any], baselines: Optional[Dict[str, Any]]
                   ) -> List[Dict[str, Any]]:
     """The headline figures, each with its target and whether it is met.
 
     Args:
         ours: This model's figures.
-        others: The baselines' figures, for "better than both simple baselines".
+        baselines: `baselines_view`, for "better than both simple baselines".
     """
+    others: List[Dict[str, Any]] = baselines["others"] if baselines else []
     rows = []
     for key, label, target in HEADLINES:
         value = ours.get(key)
@@ -234,6 +235,9 @@ def headline_rows(ours: Dict[str, Any], others: Sequence[Dict[str, Any]]
             met = value is not None and value >= TARGETS[key]
         else:
             met = value is not None and all(value > s.get(key, 0.0) for s in others)
+            if baselines and not baselines["measured_now"]:
+                target += (f" (their figures of {baselines['measured_on']}; "
+                           f"checked by {baselines['command']})")
         rows.append({"key": key, "label": label, "target": target, "value": value, "met": met})
     return rows
 
@@ -359,7 +363,7 @@ def write_report(results: Dict[str, Any], out_dir: Path, root: Path = ROOT,
         heldout_count=len(labels) or results.get("heldout_messages", "?"),
         training_examples=results.get("training_examples", "?"),
         failures=results.get("failures") or [],
-        headlines=headline_rows(ours, baselines["others"] if baselines else []),
+        headlines=headline_rows(ours, baselines),
         end_to_end=end_to_end_table(results),
         red_flag_misses=evaluation.red_flag_misses(ours),
         published=published_view(ours, entry, published, note, names, model_sha256),

@@ -80,6 +80,28 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
+  /**
+   * A fresh id for one user message, sent as the REST channel's `message_id`.
+   * A retry sends the same id again, so Rasa answers a message it already
+   * processed (the first answer got lost) from what it stored, never twice.
+   * crypto.randomUUID exists on https and localhost pages only.
+   */
+  function newMessageId() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    // A version 4 UUID, as randomUUID makes it (crypto.getRandomValues works on plain http).
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-` +
+      `${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** Whether `id` can be sent as a `message_id` (Rasa's channel takes up to 100 characters). */
+  function isMessageId(id) {
+    return typeof id === "string" && /^[0-9A-Za-z-]{1,100}$/.test(id);
+  }
+
   /** Keeps only well-formed messages from storage (it may be stale or edited). */
   function cleanMessage(message) {
     if (!message || typeof message.text !== "string") return null;
@@ -88,13 +110,15 @@
       ? message.buttons.filter(
           (b) => b && typeof b.title === "string" && typeof b.payload === "string")
       : [];
-    return {
+    const clean = {
       from: message.from,
       text: message.text,
       payload: typeof message.payload === "string" ? message.payload : message.text,
       buttons,
       failed: message.failed === true,
     };
+    if (message.from === "user") clean.id = isMessageId(message.id) ? message.id : newMessageId();
+    return clean;
   }
 
   /** The conversation of this browser tab: sender id, transcript, open or not. */
@@ -370,15 +394,15 @@
     }
   }
 
-  /** Posts one message to Rasa's REST channel; resolves to the bot's messages. */
-  async function postToRasa(text) {
+  /** Posts one message (and its id) to Rasa's REST channel; resolves to the bot's messages. */
+  async function postToRasa(text, messageId) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     try {
       const response = await fetch(`${server}/webhooks/rest/webhook`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender: state.sender, message: text }),
+        body: JSON.stringify({ sender: state.sender, message: text, message_id: messageId }),
         signal: controller.signal,
       });
       if (!response.ok) throw new HttpError(response.status);
@@ -399,18 +423,19 @@
   /**
    * Sends `payload` to the assistant, showing `shownText` as the user's bubble.
    * A message that fails stays in the conversation, marked "Not sent", with a
-   * Retry button, so nothing the user typed is lost.
+   * Retry button, so nothing the user typed is lost. `id` is the message's
+   * `message_id`: a new one, unless this is a retry.
    */
-  async function send(payload, shownText) {
+  async function send(payload, shownText, id = newMessageId()) {
     if (pending) {
       showAlert(TEXT.waitForAnswer);
       return false;
     }
     showAlert("");
-    const message = addMessage({ from: "user", text: shownText, payload });
+    const message = addMessage({ from: "user", text: shownText, payload, id });
     setPending(true);
     try {
-      const replies = await postToRasa(payload);
+      const replies = await postToRasa(payload, message.id);
       for (const reply of replies) {
         const text = typeof reply.text === "string" ? reply.text : "";
         const buttons = Array.isArray(reply.buttons) ? reply.buttons : [];
@@ -429,7 +454,11 @@
     return true;
   }
 
-  /** Drops the failed message and sends it again at the end of the conversation. */
+  /**
+   * Drops the failed message and sends it again at the end of the conversation,
+   * with its own `message_id`: if Rasa did get it the first time (only the answer
+   * was lost), it answers from what it stored instead of processing it twice.
+   */
   function retrySend(message) {
     if (pending) {
       showAlert(TEXT.waitForAnswer);
@@ -438,7 +467,7 @@
     bubbleOf(message).remove();
     state.messages = state.messages.filter((m) => m !== message);
     input.focus();
-    send(message.payload, message.text);
+    send(message.payload, message.text, message.id);
   }
 
   // --------------------------------------------------------- open and close

@@ -2,7 +2,8 @@
 # Local PostgreSQL and Redis for the production profile (endpoints.prod.yml).
 #
 # Runs this project's own instances, independent of any system-wide service:
-#   PostgreSQL  cluster in build/services/postgres/data, TCP on 127.0.0.1:$DB_PORT (5433)
+#   PostgreSQL  cluster in build/services/postgres/data, TCP on 127.0.0.1:$DB_PORT (5433);
+#               as root, in /var/tmp/nightcramps-postgres-<hash>/data instead (see pg_home)
 #   Redis       in build/services/redis, TCP on 127.0.0.1:$REDIS_PORT (6380), no persistence
 #
 # Usage: bash scripts/services.sh install|start|stop|status|restart-postgres [fast|immediate]|env
@@ -19,13 +20,29 @@
 # Settings (environment variables, read on `start` and then remembered in
 # build/services/settings.env, mode 600): DB_PORT DB_NAME DB_USER DB_PASSWORD REDIS_PORT
 # REDIS_PASSWORD. Passwords are generated on first start unless given. SERVICES_DIR moves the
-# whole thing (default build/services). `make clean` deletes build/: stop first.
+# whole thing (default build/services); as root, PG_PARENT moves PostgreSQL's folder (default
+# /var/tmp). `make clean` deletes build/: stop first.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SERVICES_DIR="${SERVICES_DIR:-$ROOT/build/services}"
 SETTINGS="$SERVICES_DIR/settings.env"
-PG_DIR="$SERVICES_DIR/postgres"
+
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` OS user,
+# which must be able to reach its folder: inside a clone whose parent folders it cannot enter
+# (a clone in /root, mode 700) it could not. So as root a new cluster goes to a folder of its
+# own outside the clone, named after a hash of SERVICES_DIR's path (one per clone and per
+# SERVICES_DIR), owned by postgres, mode 700. A cluster already in SERVICES_DIR stays there.
+pg_home() {
+  local in_tree="$SERVICES_DIR/postgres" hash
+  if [ "$(id -u)" -ne 0 ] || [ -f "$in_tree/data/PG_VERSION" ]; then
+    echo "$in_tree"
+    return
+  fi
+  hash="$(realpath -m "$SERVICES_DIR" | sha256sum | cut -c1-16)"
+  echo "${PG_PARENT:-/var/tmp}/nightcramps-postgres-$hash"
+}
+PG_DIR="$(pg_home)"
 PGDATA="$PG_DIR/data"
 PG_RUN="$PG_DIR/run"          # the Unix socket (admin only; peer auth)
 PG_LOG="$PG_DIR/postgres.log"
@@ -169,12 +186,15 @@ pg_init() {
   if [ "${#PG_RUN}" -gt 90 ]; then
     die "the socket folder path '$PG_RUN' is too long for a Unix socket; set SERVICES_DIR"
   fi
-  mkdir -p "$PG_DIR" "$PG_RUN"
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "the 'postgres' OS user is missing (install postgresql)"
+    pg_make_home
+    mkdir -p "$PG_RUN"
     chown postgres:postgres "$PG_DIR" "$PG_RUN"
     runuser -u postgres -- test -x "$PG_DIR" \
       || die "the postgres OS user cannot reach $PG_DIR (check the parent folders' permissions)"
+  else
+    mkdir -p "$PG_DIR" "$PG_RUN"
   fi
   chmod 700 "$PG_DIR"
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
@@ -193,6 +213,23 @@ password_encryption = 'scram-sha-256'
 max_connections = 200
 "
   as_pg_owner sh -c "cat > '$PGDATA/project.conf'" <<<"$conf"
+}
+
+# As root: creates PG_DIR (mode 700) if missing. It may be in a folder anyone can write to
+# (/var/tmp): refuse a symlink, or a folder of another user, planted there.
+pg_make_home() {
+  if [ -L "$PG_DIR" ] || { [ -e "$PG_DIR" ] && [ ! -d "$PG_DIR" ]; }; then
+    die "$PG_DIR is not a folder (a symlink?): remove it"
+  fi
+  if [ ! -d "$PG_DIR" ]; then
+    mkdir -p "$(dirname "$PG_DIR")"
+    mkdir -m 700 "$PG_DIR" || die "could not create $PG_DIR"
+    say "PostgreSQL's folder: $PG_DIR"
+  fi
+  local owner
+  owner="$(stat -c %U "$PG_DIR")"
+  [ "$owner" = postgres ] || [ "$owner" = root ] \
+    || die "$PG_DIR belongs to '$owner', not postgres: remove it"
 }
 
 pg_wait() {
@@ -359,7 +396,7 @@ cmd_status() {
   load_settings
   if [ -n "$(pg_bindir)" ] && PG_BIN="$(pg_bindir)" && pg_running; then
     if pg_accepting; then
-      say "PostgreSQL: running, accepting connections on 127.0.0.1:$DB_PORT"
+      say "PostgreSQL: running, accepting connections on 127.0.0.1:$DB_PORT (data: $PGDATA)"
     else
       say "PostgreSQL: running, NOT accepting connections on 127.0.0.1:$DB_PORT"; ok=1
     fi

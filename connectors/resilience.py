@@ -10,6 +10,12 @@
   (`runtime.action_calls.trouble_text`), instead of a 200 with an answer that was
   never stored (or with nothing). Retrying is then safe.
 - **Never empty.** A 200 answer always holds at least one message.
+- **Capped input.** Before any other step (and so in the stored copy), the
+  sender id is made printable and at most 128 characters (a longer one keeps a
+  hash of the whole), the text is cleaned and cut to 2,000 characters, and
+  metadata is cut to 4 KiB of JSON (`nightcramps.text_limits`). With the
+  linear-time redaction and safety rules, no request under the body cap keeps a
+  worker busy (`python -m tools.request_benchmark`).
 - **Malformed requests** (a body that is not a JSON object, `message` that is not
   text, no `sender`) get 400, instead of Rasa's 500, empty 200, or an answer
   in the conversation `default` that every sender-less request would share.
@@ -48,6 +54,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from nightcramps.content_store import default_store
+from nightcramps.text_limits import cap_metadata, cap_sender, clean_text
 from runtime import gc_tuning
 from runtime.action_calls import TROUBLE_TEXT, trouble_messages, trouble_text
 from stores.sql_tracker_store import begin_request, storage_failed
@@ -80,12 +87,14 @@ def malformed(request: Request) -> Optional[str]:
     if not isinstance(body.get("message"), str):
         return "'message' must be text"
     sender = body.get("sender")
-    if sender is None or sender == "":
+    if sender is None:
         # Rasa would answer it as conversation "default", shared by everyone who
         # leaves the sender out (and deleted by any of them).
         return "'sender' is required: the conversation id"
-    if isinstance(sender, bool) or not isinstance(sender, str | int):
-        return "'sender' must be text"
+    try:
+        cap_sender(sender)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -180,10 +189,14 @@ class ResilientRestInput(RestInput):
             problem = malformed(request)
             if problem:
                 return response.json({"error": problem}, status=400)
-            sender_id = await self._extract_sender(request)
-            text = self._extract_message(request)
+            # Capped and cleaned before any regex, spaCy or storage step sees them
+            # (nightcramps/text_limits.py), so no request under the body cap can
+            # keep a worker busy; the stored copy is the capped one.
+            body = request.json
+            sender_id = cap_sender(body["sender"])
+            text = clean_text(body["message"])
             input_channel = self._extract_input_channel(request)
-            metadata = self.get_metadata(request)
+            metadata = cap_metadata(self.get_metadata(request)) or None
             if rasa_endpoints.bool_arg(request, "stream", default=False):
                 return response.stream(
                     self.stream_response(on_new_message, text, sender_id, input_channel,

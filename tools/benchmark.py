@@ -35,6 +35,7 @@ from tools import baselines
 from tools.content import end_to_end, evaluation
 from tools.content.nlu import duplicate_key
 from tools.content.scoring import (
+    HEADLINE_KEYS,
     Example,
     load_examples,
     load_test_data,
@@ -49,8 +50,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 OUR_MODEL = ROOT / "models" / "night-cramps.tar.gz"
 RESULTS = ROOT / "results" / "benchmark.json"
-HEADLINE_KEYS = ("topic_accuracy", "overall_accuracy", "oos_rejection", "red_flag_recall",
-                 "red_flag_phrasings_recall")
 
 
 def leaked(heldout: Sequence[Example], train: Sequence[Example]) -> List[str]:

@@ -31,3 +31,9 @@ def test_ours_must_beat_both_baselines_on_overall_accuracy() -> None:
                                        "tfidf_nearest_neighbour": {"overall_accuracy": 0.7}}) == []
     assert baselines.not_beaten(ours, {"stock_rasa_init": {"overall_accuracy": 0.9}}) == [
         "overall_accuracy does not beat stock_rasa_init"]
+
+
+def test_a_record_keeps_the_headline_figures() -> None:
+    from tools.content.scoring import HEADLINE_KEYS
+
+    assert tuple(baselines.Figures.__fields__) == HEADLINE_KEYS

@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
+from nightcramps.contract import HELDOUT_FILE, PHRASINGS_FILE
 from tools.content.nlu import (
     Example,
     dialogue_intents,
@@ -395,8 +396,8 @@ class Checker:
     def check_heldout_leaks(self) -> None:
         """No held-out test message is also a training example."""
         heldout: List[Example] = []
-        heldout_file = self.root / "tests" / "heldout" / "nlu.yml"
-        phrasings_file = self.root / "tests" / "safety" / "red_flag_phrasings.yml"
+        heldout_file = self.root / HELDOUT_FILE
+        phrasings_file = self.root / PHRASINGS_FILE
         if heldout_file.exists() and (doc := self.read(heldout_file)) is not None:
             heldout.extend(examples_in(doc))
         if phrasings_file.exists() and (doc := self.read(phrasings_file)) is not None:

@@ -26,9 +26,6 @@ from tools.content import scoring
 from tools.content.topics import topic_intents
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The figures compared between models and kept in the publish manifest.
-SUMMARY_KEYS = ("topic_accuracy", "overall_accuracy", "oos_rejection", "red_flag_recall",
-                "red_flag_phrasings_recall")
 
 Record = Dict[str, Any]
 
@@ -65,7 +62,7 @@ def make_record(scores: Record, model: Path, root: Path,
 
 def summary(record: Record) -> Record:
     """The headline figures of a record, for the manifest and for comparisons."""
-    kept = {key: record[key] for key in SUMMARY_KEYS if key in record}
+    kept = {key: record[key] for key in scoring.HEADLINE_KEYS if key in record}
     kept["per_topic_f1"] = dict(record.get("per_topic_f1", {}))
     for key in ("dataset_sha256", "evaluated_at", "red_flag_phrasings_missed"):
         if key in record:

@@ -24,6 +24,9 @@ from nightcramps.contract import (
 REJECTIONS = frozenset({OUT_OF_SCOPE_INTENT, FALLBACK_INTENT})
 #: The absolute targets our model must meet (`make evaluate` fails below them).
 TARGETS = {"topic_accuracy": 0.95, "oos_rejection": 0.90, "red_flag_recall": 1.0}
+#: The headline figures: printed, compared between models, kept in the publish manifest.
+HEADLINE_KEYS = ("topic_accuracy", "overall_accuracy", "oos_rejection", "red_flag_recall",
+                 "red_flag_phrasings_recall")
 
 Example = Tuple[str, str]
 Scores = Dict[str, Any]

@@ -5,13 +5,12 @@ script and style elements), control characters and runs of whitespace, and caps
 the length, so markup, terminal escapes or a pasted 10,000-character blob cannot
 sway the classifier. What remains is what the user actually wrote; a message
 that was only markup becomes empty and falls back. The tracker still keeps the
-original text, and nothing a user types is ever echoed back.
+original text, and nothing a user types is ever echoed back. The cleaning itself
+(linear in the length of the text) is `nightcramps.text_limits`.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -22,18 +21,12 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-_SCRIPT = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"</?[a-zA-Z!][^<>]*>")
-_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+from nightcramps import text_limits
 
 
 def clean_text(text: str, max_length: int) -> str:
-    """Returns the text without markup, control characters or extra whitespace."""
-    text = _SCRIPT.sub(" ", text)
-    text = _TAG.sub(" ", text)
-    text = _ESCAPE.sub(" ", text)
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    return " ".join(text.split())[:max_length]
+    """The text the NLU reads: `text_limits.strip_markup`, then `text_limits.clean_text`."""
+    return text_limits.clean_text(text_limits.strip_markup(text), max_length)
 
 
 @DefaultV1Recipe.register(
@@ -45,7 +38,7 @@ class TextCleaner(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         """Messages are cut to this many characters after cleaning."""
-        return {"max_length": 2000}
+        return {"max_length": text_limits.MAX_MESSAGE_LENGTH}
 
     def __init__(self, config: Dict[str, Any]) -> None:
         """Keeps the configuration."""

@@ -13,9 +13,14 @@ Every rule names the `source` it comes from (a source id of content/store.yml,
 usually `project_safety_policy`); a red-flag rule also has a `lead`, the first
 sentence of the urgent answer when it is the first rule a message matches.
 
-Matching is linear in the length of a message: every pattern is a fixed run of
-single-token tests (no `*`, `+` or `?` operators), and the rules are then
-evaluated once over the set of concepts found.
+Matching is linear in the length of a message, and reads no more of it than the
+NLU pipeline does (`text_limits.MAX_MESSAGE_LENGTH` characters, after
+`text_limits.clean_text`): every pattern is a fixed run of single-token tests (no
+`*`, `+` or `?` operators, and token regexes without quantifiers), the rules are
+evaluated once over the set of concepts found, and a run of more than
+`MAX_CHUNK` characters without a space (which spaCy's tokenizer would peel one
+punctuation mark per pass over the whole run) is first split at its punctuation
+and symbols, then into `MAX_CHUNK`-character pieces.
 
 Both the NLU pipeline (components/red_flag_guard.py) and the action server use
 this module, so a red flag can never get an ordinary FAQ answer, whatever the
@@ -42,6 +47,24 @@ import yaml
 from spacy.matcher import Matcher
 
 from nightcramps.content_store import ContentError, content_dir
+from nightcramps.text_limits import MAX_MESSAGE_LENGTH, clean_text
+
+#: Longest run of characters without a space handed to spaCy's tokenizer as it is.
+MAX_CHUNK = 64
+_LONG_CHUNK = re.compile(rf"(?<!\S)\S{{{MAX_CHUNK + 1},}}")
+_SPLIT_AT = re.compile(r"[^\w'\u2019-]")
+
+
+def _split_chunk(match: re.Match[str]) -> str:
+    """A long run, split at punctuation and symbols, then into `MAX_CHUNK` pieces."""
+    pieces = _SPLIT_AT.sub(lambda mark: f" {mark.group()} ", match.group()).split()
+    return " ".join(piece[start:start + MAX_CHUNK]
+                    for piece in pieces for start in range(0, len(piece), MAX_CHUNK))
+
+
+def prepared(text: str) -> str:
+    """The text the matcher tokenizes: cleaned, capped, no run longer than `MAX_CHUNK`."""
+    return _LONG_CHUNK.sub(_split_chunk, clean_text(text, MAX_MESSAGE_LENGTH))
 
 
 @dataclass(frozen=True)
@@ -89,11 +112,13 @@ def _word_pattern(nlp: spacy.language.Language, term: str, word: str) -> Dict[st
         if len(nlp.make_doc(option.rstrip("*"))) != 1:
             raise ValueError(f"'{option}' in '{term}' is not a single word; "
                              "only single words can be alternatives (a|b)")
-    if not any(option.endswith("*") for option in options):
+    prefixes = [re.escape(option.rstrip("*")) for option in options if option.endswith("*")]
+    if not prefixes:
         return {"LOWER": {"IN": options}}
-    alternation = "|".join(re.escape(option.rstrip("*")) + (".*" if option.endswith("*") else "")
-                           for option in options)
-    return {"LOWER": {"REGEX": f"^(?:{alternation})$"}}
+    # No quantifiers: a prefix, or a whole word (the `$` only after a fixed string).
+    words = [re.escape(option) for option in options if not option.endswith("*")]
+    alternation = "|".join(prefixes + ([f"(?:{'|'.join(words)})$"] if words else []))
+    return {"LOWER": {"REGEX": f"^(?:{alternation})"}}
 
 
 def _token_patterns(nlp: spacy.language.Language, term: str) -> List[Dict[str, Any]]:
@@ -154,7 +179,8 @@ class RuleMatcher:
             self._matcher.add(name, patterns)
 
     def concepts_in(self, text: str) -> FrozenSet[str]:
-        """Returns the names of the concepts the text mentions."""
+        """Returns the names of the concepts the text mentions (see `prepared`)."""
+        text = prepared(text)
         with self._recent_lock:
             found = self._recent.get(text)
             if found is not None:

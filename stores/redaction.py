@@ -18,6 +18,11 @@ digits to be a phone number; dates, decimals, lists of years and numbers followe
 a unit are not phone numbers; and postcodes use
 Royal Mail's inward-code letters (never C, I, K, M, O or V). Names and free-text
 health details are not recognised; see docs/privacy-and-security.md.
+
+Every pattern runs in time linear in the length of the text (tests/unit/
+test_linear_time.py): matches start only where a run of their characters starts,
+repetitions that could backtrack are bounded, and no two branches of a pattern
+match the same text.
 """
 
 from __future__ import annotations
@@ -32,16 +37,25 @@ _DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{1,2}}-\d{{1,2}}
          rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}})")
 DATE_OF_BIRTH = re.compile(
     rf"\b(?P<lead>(?:d\.?o\.?b\.?|date\s+of\s+birth|birth\s*day|born(?:\s+on)?)"
-    rf"(?:\s+is)?\s*[:=-]?\s*){_DATE}(?![\w/.-]*\d)",
+    rf"(?:\s+is)?\s*(?:[:=-]\s*)?){_DATE}(?!\d)",
     re.IGNORECASE)
+# What makes a date part of a longer code ("born 12/03/1990x7"): a digit further on
+# in the same run of word characters, slashes, dots and dashes. Matched where a
+# date ends; it stops at the first digit, so no text is scanned twice.
+DIGIT_FURTHER_ON = re.compile(r"(?:[^\W\d]|[/.-])*\d")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# A run of digits that may be a phone or ID number: at least 7 digits, single
-# separators (space, dot, dash) or a bracketed area code between them, not glued to
-# letters, other digits or a decimal point.
+# Starts only where a run of address characters starts: trying every position of
+# a long run (each scanning to its end) would take time quadratic in its length.
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A run of digits that may be a phone or ID number: 7 to `MAX_RUN_DIGITS` digits,
+# single separators (space, dot, dash) or a bracketed area code between them, not
+# glued to letters, other digits or a decimal point. The bound keeps the work per
+# match (and the regex engine's backtracking state) constant: a longer run of
+# digits is no identifier, and is kept (its pieces after a space may be tagged).
+MAX_RUN_DIGITS = 32
 NUMBER = re.compile(
-    r"(?<![\w.,/+-])(?:\+\s?)?(?:\(\d{1,5}\)\s?)?\d(?:(?:[ .-]|\s?\(\d{1,5}\)\s?)?\d){6,}"
-    r"(?![\w/]|[.,]\d)")
+    r"(?<![\w.,/+-])(?:\+\s?)?(?:\(\d{1,5}\)\s?)?\d(?:(?:[ .-]|\s?\(\d{1,5}\)\s?)?\d)"
+    rf"{{6,{MAX_RUN_DIGITS - 1}}}(?![\w/]|[.,]\d)")
 SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 NHS_SHAPE = re.compile(r"\d{3} ?\d{3} ?\d{4}")
 NOT_PHONE = [
@@ -90,6 +104,12 @@ def _number(match: re.Match[str]) -> str:
     return PHONE_TAG if len(digits) <= 15 else found
 
 
+def _date_of_birth(match: re.Match[str]) -> str:
+    if DIGIT_FURTHER_ON.match(match.string, match.end()):
+        return match.group(0)
+    return f"{match.group('lead')}{DOB_TAG}"
+
+
 def _postcode(match: re.Match[str]) -> str:
     outward = match.group("outward")
     if outward.islower() and VITAMIN.fullmatch(outward):
@@ -98,7 +118,7 @@ def _postcode(match: re.Match[str]) -> str:
 
 
 RULES: List[Tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (DATE_OF_BIRTH, lambda m: f"{m.group('lead')}{DOB_TAG}"),
+    (DATE_OF_BIRTH, _date_of_birth),
     (URL, lambda m: URL_TAG),
     (EMAIL, lambda m: EMAIL_TAG),
     (NUMBER, _number),

@@ -20,8 +20,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.channels import Choice, send_choices
 from actions.context import age_group, points_back_to_answer
 from actions.feedback import (
-    FEEDBACK_SLOT,
-    FEEDBACK_TOPIC_SLOT,
     NEGATIVE,
     NEGATIVE_INTENT,
     POSITIVE,
@@ -30,12 +28,11 @@ from actions.feedback import (
     ask_for_feedback,
 )
 from nightcramps.content_store import ContentStore, Entry, default_store
+from nightcramps.contract import FEEDBACK_SLOT, FEEDBACK_TOPIC_SLOT, TOPIC_SLOT, URGENT_INTENT
 from nightcramps.safety import SafetyNet, default_safety_net
 
-TOPIC_SLOT = "topic"
 URGENT_TOPIC = "urgent_care"
 DOCTOR_TOPIC = "see_a_doctor"
-URGENT_INTENT = "report_urgent_symptoms"
 PERSONAL_ADVICE_INTENT = "request_dose_or_diagnosis"
 PERSONAL_ADVICE_PREFACE = (
     "I can't suggest a dose or tell you what is causing your symptoms; "

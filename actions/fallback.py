@@ -17,10 +17,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answering import TOPIC_SLOT, StoreAction, offer_likely_topics
+from actions.answering import StoreAction, offer_likely_topics
 from actions.follow_up import FOLLOW_UP_INTENTS, answer_follow_up
-
-FALLBACK_INTENT = "nlu_fallback"
+from nightcramps.contract import FALLBACK_INTENT, TOPIC_SLOT
 
 
 class ActionOfferTopics(StoreAction):

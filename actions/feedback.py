@@ -19,14 +19,12 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.channels import Choice, send_choices
+from nightcramps.contract import TOPIC_SLOT
 
 #: The question follows this answer of a session (1 = the first answer).
 ASK_AFTER_ANSWER = 2
 #: Answers that never get the question.
 NOT_RATED_TOPICS = frozenset({"urgent_care"})
-TOPIC_SLOT = "topic"
-FEEDBACK_SLOT = "feedback"
-FEEDBACK_TOPIC_SLOT = "feedback_topic"
 POSITIVE = "positive"
 NEGATIVE = "negative"
 POSITIVE_INTENT = "give_positive_feedback"

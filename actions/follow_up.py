@@ -14,8 +14,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answering import TOPIC_SLOT, StoreAction, offer_likely_topics, offer_related
+from actions.answering import StoreAction, offer_likely_topics, offer_related
 from actions.context import earlier_turns, resolve, terms_in
+from nightcramps.contract import TOPIC_SLOT
 
 #: The intent of follow-ups without a group ("is it safe?").
 FOLLOW_UP_INTENT = "ask_follow_up"

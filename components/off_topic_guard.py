@@ -31,9 +31,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.intents import force_intent
+from nightcramps.contract import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
 
-OUT_OF_SCOPE_INTENT = "out_of_scope"
-FALLBACK_INTENT = "nlu_fallback"
 #: Words that make a message about cramps (not "cramped", "cramps my style" aside).
 CRAMP_WORDS = r"\b(?:cramp|cramps|cramping|charley horses?|charlie horses?)\b"
 #: Intents the guard never overrides: they are not questions about a body part.

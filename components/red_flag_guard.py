@@ -26,11 +26,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.intents import force_intent
+from nightcramps.contract import FALLBACK_INTENT, URGENT_INTENT
 from nightcramps.safety import CHECK_KEY, SafetyNet
 
-URGENT_INTENT = "report_urgent_symptoms"
 RED_FLAGS_KEY = "red_flags"
-FALLBACK_INTENT = "nlu_fallback"
 #: The flag recorded when the classifier, not a rule, found the emergency.
 CLASSIFIER_FLAG = "classifier"
 

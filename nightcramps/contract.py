@@ -19,3 +19,9 @@ HELDOUT_FILE = "tests/heldout/nlu.yml"
 #: The red-flag phrasings that must all be caught, relative to the project folder.
 PHRASINGS_FILE = "tests/safety/red_flag_phrasings.yml"
 
+#: The slot holding the id of the content entry last sent.
+TOPIC_SLOT = "topic"
+#: The slot holding the reply to "Did that answer help?".
+FEEDBACK_SLOT = "feedback"
+#: The slot holding the content id that feedback is about.
+FEEDBACK_TOPIC_SLOT = "feedback_topic"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from rasa.shared.core.constants import DEFAULT_ACTION_NAMES
 
@@ -31,11 +32,18 @@ def as_sent(bot_event: Dict[str, Any]) -> List[Optional[str]]:
     return texts
 
 
-def stored_events(system: System, sender: str) -> List[Dict[str, Any]]:
-    """The conversation's events, all sessions, in id order, from the system's database."""
+def read_events(sender: str, *, sqlite: Optional[Path] = None,
+                postgres: Optional[Mapping[str, str]] = None) -> List[Dict[str, Any]]:
+    """A conversation's events, all sessions, in id order, from an SQL tracker store.
+
+    Args:
+        sender: The conversation id.
+        sqlite: The SQLite file (read only), or
+        postgres: host, port, db, user and password of the PostgreSQL database.
+    """
     query = "SELECT data FROM events WHERE sender_id = {} ORDER BY id"
-    if system.sqlite is not None:
-        connection = sqlite3.connect(f"file:{system.sqlite}?mode=ro", uri=True, timeout=30)
+    if sqlite is not None:
+        connection = sqlite3.connect(f"file:{sqlite}?mode=ro", uri=True, timeout=30)
         try:
             rows = connection.execute(query.format("?"), (sender,)).fetchall()
         finally:
@@ -43,7 +51,7 @@ def stored_events(system: System, sender: str) -> List[Dict[str, Any]]:
     else:
         import psycopg2
 
-        settings = system.postgres or {}
+        settings = postgres or {}
         pg = psycopg2.connect(host=settings["host"], port=int(settings["port"]),
                               dbname=settings["db"], user=settings["user"],
                               password=settings["password"], connect_timeout=10)
@@ -54,6 +62,11 @@ def stored_events(system: System, sender: str) -> List[Dict[str, Any]]:
         finally:
             pg.close()
     return [json.loads(row[0]) for row in rows]
+
+
+def stored_events(system: System, sender: str) -> List[Dict[str, Any]]:
+    """The conversation's events as the system's tracker store holds them."""
+    return read_events(sender, sqlite=system.sqlite, postgres=system.postgres)
 
 
 def check_conversation(exchanges: Sequence[Exchange], events: Sequence[Dict[str, Any]]

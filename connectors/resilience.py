@@ -151,6 +151,7 @@ class ResilientRestInput(RestInput):
         """
         super().__init__()
         default_store()
+        self._freezer = gc_tuning.ModelFreezer()
 
     async def _process(self, request: Request, message: UserMessage, client_id: Optional[str],
                        on_new_message: OnNewMessage) -> Optional[List[Dict[str, Any]]]:
@@ -181,7 +182,7 @@ class ResilientRestInput(RestInput):
             return response.json({"status": "ok"})
 
         async def model_loaded(app: Any, _loop: Any) -> None:
-            gc_tuning.freeze_loaded(getattr(app.ctx, "agent", None))
+            self._freezer.freeze_loaded(getattr(app.ctx, "agent", None))
 
         webhook.listener("after_server_start")(model_loaded)
 
@@ -210,7 +211,7 @@ class ResilientRestInput(RestInput):
             failed = False
             try:
                 stored = await self._process(request, message, client_id, on_new_message)
-                gc_tuning.freeze_loaded(getattr(request.app.ctx, "agent", None))
+                self._freezer.freeze_loaded(getattr(request.app.ctx, "agent", None))
             except CancelledError:
                 raise
             except Exception:

@@ -249,7 +249,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
         agent = await load_agent(model_path=str(MODEL),
                                  endpoints=AvailableEndpoints.read_endpoints(
                                      str(endpoints_file)))
-        gc_tuning.freeze_loaded(agent)
+        gc_tuning.ModelFreezer().freeze_loaded(agent)
         timers = Timers()
         with install_timers(timers):
             turns, parses, steps = await run_turns(agent, timers, args.conversations)

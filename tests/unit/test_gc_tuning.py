@@ -12,10 +12,9 @@ import pytest
 from runtime import gc_tuning
 
 
-@pytest.fixture(autouse=True)
-def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(gc_tuning, "_frozen_for", None)
-    yield
+@pytest.fixture
+def freezer() -> Iterator[gc_tuning.ModelFreezer]:
+    yield gc_tuning.ModelFreezer()
     gc.unfreeze()
 
 
@@ -26,22 +25,23 @@ class Model:
         self.me = self
 
 
-def test_each_loaded_model_is_frozen_once() -> None:
-    assert not gc_tuning.freeze_loaded(None)
-    assert not gc_tuning.freeze_loaded(SimpleNamespace(processor=None))
+def test_each_loaded_model_is_frozen_once(freezer: gc_tuning.ModelFreezer) -> None:
+    assert not freezer.freeze_loaded(None)
+    assert not freezer.freeze_loaded(SimpleNamespace(processor=None))
     first = SimpleNamespace(processor=Model())
-    assert gc_tuning.freeze_loaded(first)
+    assert freezer.freeze_loaded(first)
     assert gc.get_freeze_count() > 0
-    assert not gc_tuning.freeze_loaded(first)  # the same model: nothing to do
+    assert not freezer.freeze_loaded(first)  # the same model: nothing to do
 
 
-def test_a_replaced_model_is_collected_and_the_new_one_frozen() -> None:
+def test_a_replaced_model_is_collected_and_the_new_one_frozen(
+        freezer: gc_tuning.ModelFreezer) -> None:
     old = Model()
     gone = weakref.ref(old)
-    assert gc_tuning.freeze_loaded(SimpleNamespace(processor=old))
+    assert freezer.freeze_loaded(SimpleNamespace(processor=old))
     del old
     gc.collect()
     assert gone() is not None  # frozen: full collections skip it
     new = SimpleNamespace(processor=Model())
-    assert gc_tuning.freeze_loaded(new)
+    assert freezer.freeze_loaded(new)
     assert gone() is None  # unfrozen and collected when the new model was frozen

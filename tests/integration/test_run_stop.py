@@ -1,10 +1,11 @@
-"""`make run` stops everything it started on Ctrl-C or SIGTERM, even a stuck Rasa worker.
+"""`make run` stops everything it started on Ctrl-C, SIGTERM or a server's death, stuck workers too.
 
 tools/run.py starts the action server, Rasa with two Sanic workers (children
 of the `rasa run` process) and the demo page, on free ports. One Rasa worker is
 frozen with SIGSTOP: it cannot react to SIGTERM, as a worker stuck in a long
 computation could not. After the signal, every process of the tree must be
 gone within 15 s (the bound the project sets for stopping) and every port free.
+So too when `rasa run` itself dies, leaving its workers behind.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class Run:
     ports: List[int]
     log: Path
     processes: List[Identity]
+    rasa: int  # the `rasa run` process
     rasa_workers: List[int]
 
 
@@ -146,7 +148,7 @@ def run(tmp_path: Path) -> Iterator[Run]:
         workers = [pid for pid, parent in below.items() if parent == rasa[0]]
         assert len(workers) >= 2, f"Rasa has no 2 worker processes: {below}"
         assert not any(bindable(p) for p in (port, actions_port, web_port))
-        yield Run(process, [port, actions_port, web_port], log, seen, workers)
+        yield Run(process, [port, actions_port, web_port], log, seen, rasa[0], workers)
     finally:
         # Whatever run.py left (this test then fails): frozen ones woken, all killed.
         leftovers = [p for p in seen if running(p)]
@@ -162,29 +164,56 @@ def run(tmp_path: Path) -> Iterator[Run]:
             process.wait(timeout=10)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_everything_stops_within_15_s_with_a_stuck_worker(run: Run, signum: int) -> None:
-    frozen = run.rasa_workers[0]
-    os.kill(frozen, signal.SIGSTOP)
+def freeze(pid: int) -> None:
+    """SIGSTOPs the process and waits until it is stopped (signals arrive asynchronously)."""
+    os.kill(pid, signal.SIGSTOP)
     deadline = time.monotonic() + 10
-    while (stat_fields(frozen) or ["gone"])[0] != "T":  # the signal is delivered asynchronously
-        assert time.monotonic() < deadline, f"worker {frozen} did not stop: {stat_fields(frozen)}"
+    while (stat_fields(pid) or ["gone"])[0] != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop: {stat_fields(pid)}"
         time.sleep(0.05)
 
-    signalled = time.monotonic()
-    run.process.send_signal(signum)
-    deadline = signalled + STOP_BOUND_SECONDS
+
+def stop_time(run: Run, since: float) -> float:
+    """Seconds from `since` until run.py and every process below it are gone (or the bound)."""
+    deadline = since + STOP_BOUND_SECONDS
     while time.monotonic() < deadline and (
             run.process.poll() is None or any(running(p) for p in run.processes)):
         time.sleep(0.1)
-    took = time.monotonic() - signalled
+    return time.monotonic() - since
 
+
+def assert_all_gone(run: Run, took: float, exit_code: int) -> None:
+    """run.py exited with `exit_code`, nothing it started runs, its ports are free."""
     left = {pid: cmdline(pid) for pid, started in run.processes if running((pid, started))}
-    assert run.process.poll() == 0, f"run.py still runs or failed:\n{run.log.read_text()}"
+    assert run.process.poll() == exit_code, f"run.py still runs or failed:\n{run.log.read_text()}"
     assert not left, f"still running {took:.1f} s after the signal: {left}"
     assert took <= STOP_BOUND_SECONDS
     busy = [port for port in run.ports if not bindable(port)]
     assert not busy, f"ports still taken: {busy}"
     assert "Stopped." in run.log.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_everything_stops_within_15_s_with_a_stuck_worker(run: Run, signum: int) -> None:
+    freeze(run.rasa_workers[0])
+
+    signalled = time.monotonic()
+    run.process.send_signal(signum)
+    took = stop_time(run, signalled)
+
+    assert_all_gone(run, took, exit_code=0)
     print(f"everything stopped {took:.1f} s after {signal.Signals(signum).name}")
+
+
+@pytest.mark.slow
+def test_a_server_dying_stops_the_rest_and_its_orphaned_workers(run: Run) -> None:
+    # `rasa run` killed outright: its workers live on without it, holding the port.
+    freeze(run.rasa_workers[0])
+    killed = time.monotonic()
+    os.kill(run.rasa, signal.SIGKILL)
+    took = stop_time(run, killed)
+
+    assert_all_gone(run, took, exit_code=1)
+    assert "A server stopped unexpectedly" in run.log.read_text()
+    print(f"everything stopped {took:.1f} s after `rasa run` was killed")

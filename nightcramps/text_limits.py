@@ -64,12 +64,10 @@ def clean_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
         return ""
     # Cleaning a prefix gives a prefix of the cleaned text (words are never joined,
     # only separated), so a long enough cleaned prefix is the answer.
-    size = 4 * limit + 64
-    while True:
-        cleaned = _clean_all(text[:size])
-        if len(cleaned) >= limit or size >= len(text):
-            return cleaned[:limit].rstrip()
-        size *= 2
+    cleaned = _clean_all(text[: 4 * limit + 64])
+    if len(cleaned) < limit and len(text) > 4 * limit + 64:
+        cleaned = _clean_all(text)
+    return cleaned[:limit].rstrip()
 
 
 def strip_markup(text: str) -> str:

@@ -30,14 +30,25 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, List, Tuple
 
+
+def _spaces(name: str) -> str:
+    """One or more spaces, all taken and never given back one by one (atomic).
+
+    Nothing that may follow starts with a space, so giving them back could never
+    help; it would only make a long run of spaces cost time quadratic in its length.
+    """
+    return rf"(?=(?P<{name}>\s+))(?P={name})"
+
+
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
           r"aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{1,2}}-\d{{1,2}}"
-         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{2,4}}"
-         rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}})")
+         rf"|\d{{1,2}}(?:st|nd|rd|th)?{_spaces('s1')}(?:of{_spaces('s2')})?{_MONTH}\.?,?"
+         rf"{_spaces('s3')}\d{{2,4}}"
+         rf"|{_MONTH}\.?{_spaces('s4')}\d{{1,2}}(?:st|nd|rd|th)?,?{_spaces('s5')}\d{{2,4}})")
 DATE_OF_BIRTH = re.compile(
     rf"\b(?P<lead>(?:d\.?o\.?b\.?|date\s+of\s+birth|birth\s*day|born(?:\s+on)?)"
-    rf"(?:\s+is)?\s*(?:[:=-]\s*)?){_DATE}(?!\d)",
+    rf"(?:\s+is)?(?:{_spaces('s0')})?(?:[:=-]\s*)?){_DATE}(?!\d)",
     re.IGNORECASE)
 # What makes a date part of a longer code ("born 12/03/1990x7"): a digit further on
 # in the same run of word characters, slashes, dots and dashes. Matched where a

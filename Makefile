@@ -13,7 +13,7 @@ SPACY_PIPELINE := build/spacy_pipeline/meta.json
 CHROMIUM := /usr/bin/chromium
 AXE := node_modules/axe-core/axe.min.js
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
-                   $(wildcard components/*.py) $(SPACY_PIPELINE)
+                   $(wildcard components/*.py) $(wildcard policies/*.py) $(SPACY_PIPELINE)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1

@@ -31,7 +31,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.intents import force_intent
-from nightcramps.contract import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
+from nightcramps.contract import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT, TOPIC_INTENT_PREFIX
 
 #: Words that make a message about cramps (not "cramped", "cramps my style" aside).
 CRAMP_WORDS = r"\b(?:cramp|cramps|cramping|charley horses?|charlie horses?)\b"
@@ -61,7 +61,7 @@ class OffTopicBodyPartGuard(GraphComponent):
             "cramp_words": CRAMP_WORDS,
             "doubt_below": 0.9,
             "min_topic_confidence": 0.05,
-            "topic_intents_prefix": "ask_",
+            "topic_intents_prefix": TOPIC_INTENT_PREFIX,
         }
 
     def __init__(self, config: Dict[str, Any]) -> None:

@@ -18,14 +18,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
-import yaml
+from pydantic import BaseModel, validator
+
+from nightcramps.schema import (
+    ContentError,
+    IsoDate,
+    Name,
+    StrictModel,
+    Text,
+    content_error,
+    read_yaml,
+    validate,
+)
+
+__all__ = ["DEFAULT_CONTENT_DIR", "KNOWN_GROUPS", "LABEL_TOPICS", "ContentError", "ContentStore",
+           "Entry", "Source", "YamlContentStore", "content_dir", "default_store", "load_snapshot",
+           "parse_entry", "parse_vocabulary"]
 
 logger = logging.getLogger(__name__)
 
 #: Where the store lives unless `CONTENT_DIR` says otherwise.
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
-#: Groups a topic may carry a variant for.
-KNOWN_GROUPS = ("pregnancy", "older_adults", "athletes")
 #: The topic a named term leads to when its vocabulary entry names none:
 #: "what about statins?" -> medications. A term's own `topic` overrides it
 #: (sciatica -> sciatica). Labels not listed here (body parts) lead nowhere.
@@ -35,34 +48,78 @@ LABEL_TOPICS = {
     "condition": "medical_conditions",
     "activity": "exercise",
 }
-_ENTRY_KEYS = {
-    "id",
-    "title",
-    "intent",
-    "answer",
-    "variants",
-    "sources",
-    "last_reviewed",
-    "related",
-}
-_REQUIRED_ENTRY_KEYS = ("id", "title", "intent", "answer", "sources", "last_reviewed")
 
 
-class ContentError(ValueError):
-    """A content file is missing, unreadable or breaks the schema."""
+# --- the schema of the files ----------------------------------------------------------
 
-    def __init__(self, path: Path, field_name: str, problem: str) -> None:
-        """Builds an error that names the file and the field.
+class VariantsModel(StrictModel):
+    """A topic's `variants`: extra text for a group, one field per known group."""
 
-        Args:
-            path: The offending file.
-            field_name: The field at fault (`-` when the whole file is).
-            problem: What is wrong, in plain words.
-        """
-        self.path = path
-        self.field = field_name
-        self.problem = problem
-        super().__init__(f"{path}: field '{field_name}': {problem}")
+    pregnancy: Optional[Text] = None
+    older_adults: Optional[Text] = None
+    athletes: Optional[Text] = None
+
+
+#: Groups a topic may carry a variant for.
+KNOWN_GROUPS: Tuple[str, ...] = tuple(VariantsModel.__fields__)
+
+
+class TopicModel(StrictModel):
+    """One `topics/<id>.yml` file."""
+
+    id: Text
+    title: Text
+    intent: Text
+    answer: Text
+    variants: Optional[VariantsModel] = None
+    sources: List[Name]
+    last_reviewed: IsoDate
+    related: List[Name] = []
+
+    @validator("sources")
+    def _names_a_source(cls, sources: List[str]) -> List[str]:
+        if not sources:
+            raise ValueError("must name at least one source")
+        return sources
+
+
+class SourceModel(StrictModel):
+    """An entry of store.yml's `sources`."""
+
+    name: Text
+    pages: List[Name] = []
+
+
+class SourcesModel(BaseModel):
+    """store.yml's `sources`: source id -> name and pages."""
+
+    __root__: Dict[str, SourceModel]
+
+    @validator("__root__")
+    def _not_empty(cls, sources: Dict[str, SourceModel]) -> Dict[str, SourceModel]:
+        if not sources:
+            raise ValueError("must map source ids to a name")
+        return sources
+
+
+class StoreModel(BaseModel):
+    """`store.yml`: the disclaimer and the source list (other keys are ignored)."""
+
+    disclaimer: Text
+    sources: SourcesModel
+
+
+class TermModel(StrictModel):
+    """A term of vocabulary.yml: its synonyms and, optionally, the topic it leads to."""
+
+    synonyms: List[Text]
+    topic: Optional[Text] = None
+
+
+class VocabularyModel(BaseModel):
+    """`vocabulary.yml`: label -> canonical term -> synonyms and topic."""
+
+    __root__: Dict[str, Dict[str, TermModel]]
 
 
 @dataclass(frozen=True)
@@ -131,45 +188,11 @@ class _Snapshot:
     term_topics: Mapping[Tuple[str, str], str] = field(default_factory=dict)
 
 
-def _read_yaml(path: Path) -> Dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContentError(path, "-", "file is missing") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ContentError(path, "-", f"not valid YAML ({error})") from None
-    if not isinstance(data, dict):
-        raise ContentError(path, "-", "must be a mapping of fields")
-    return data
-
-
-def _text(path: Path, data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ContentError(path, key, "must be non-empty text")
-    return value.strip()
-
-
-def _id_list(path: Path, data: Mapping[str, Any], key: str) -> Tuple[str, ...]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ContentError(path, key, "must be a list of ids")
-    return tuple(value)
-
-
 def _parse_sources(path: Path, raw: Any) -> Dict[str, Source]:
-    if not isinstance(raw, dict) or not raw:
-        raise ContentError(path, "sources", "must map source ids to a name")
-    sources = {}
-    for source_id, spec in raw.items():
-        where = f"sources.{source_id}"
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise ContentError(path, where, "needs a 'name'")
-        pages = spec.get("pages", [])
-        if not isinstance(pages, list):
-            raise ContentError(path, f"{where}.pages", "must be a list of file names")
-        sources[str(source_id)] = Source(str(source_id), spec["name"], tuple(pages))
-    return sources
+    """Validates store.yml's `sources` (found under `sources` in `path`)."""
+    model = validate(SourcesModel, raw, path, prefix=("sources",))
+    return {str(source_id): Source(str(source_id), spec.name, tuple(spec.pages))
+            for source_id, spec in model.__root__.items()}
 
 
 def parse_vocabulary(path: Path) -> Dict[str, Dict[str, Dict[str, Any]]]:
@@ -178,26 +201,22 @@ def parse_vocabulary(path: Path) -> Dict[str, Dict[str, Dict[str, Any]]]:
     The same file feeds the spaCy entity ruler (see tools/build_spacy_pipeline.py).
 
     Raises:
-        ContentError: naming the file and the field at fault.
+        ContentError: naming the file, the line and the field at fault.
     """
-    raw = _read_yaml(path)
+    model = validate(VocabularyModel, read_yaml(path), path)
     vocabulary: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    for label, terms in raw.items():
-        if not isinstance(terms, dict) or not terms:
-            raise ContentError(path, str(label), "must map terms to their synonyms")
-        vocabulary[str(label)] = {}
-        for term, spec in terms.items():
-            where = f"{label}.{term}"
-            if not isinstance(spec, dict) or not isinstance(spec.get("synonyms"), list):
-                raise ContentError(path, f"{where}.synonyms", "must be a list of words")
-            if not all(isinstance(s, str) and s.strip() for s in spec["synonyms"]):
-                raise ContentError(path, f"{where}.synonyms", "must hold non-empty text")
-            vocabulary[str(label)][str(term)] = spec
+    for label, terms in model.__root__.items():
+        if not terms:
+            raise content_error(path, (label,), "must map terms to their synonyms")
+        vocabulary[str(label)] = {
+            str(term): {"synonyms": list(spec.synonyms),
+                        **({"topic": spec.topic} if spec.topic else {})}
+            for term, spec in terms.items()}
     if "group" not in vocabulary:
-        raise ContentError(path, "group", "is required (pregnancy, older_adults, ...)")
+        raise content_error(path, ("group",), "is required (pregnancy, older_adults, ...)")
     for group in vocabulary["group"]:
         if group not in KNOWN_GROUPS:
-            raise ContentError(path, f"group.{group}", f"unknown group; use {KNOWN_GROUPS}")
+            raise content_error(path, ("group", group), f"unknown group; use {KNOWN_GROUPS}")
     return vocabulary
 
 
@@ -246,51 +265,28 @@ def parse_entry(path: Path, data: Mapping[str, Any], sources: Mapping[str, Sourc
         The entry.
 
     Raises:
-        ContentError: naming the file and the field at fault.
+        ContentError: naming the file, the line and the field at fault.
     """
-    unknown = sorted(set(data) - _ENTRY_KEYS)
-    if unknown:
-        raise ContentError(path, unknown[0], "is not a known field")
-    for key in _REQUIRED_ENTRY_KEYS:
-        if key not in data:
-            raise ContentError(path, key, "is required")
-    topic_id = _text(path, data, "id")
+    topic = validate(TopicModel, data, path)
+    topic_id = topic.id.strip()
     if topic_id != path.stem:
-        raise ContentError(path, "id", f"must equal the file name '{path.stem}'")
-    named = _id_list(path, data, "sources")
-    if not named:
-        raise ContentError(path, "sources", "must name at least one source")
-    for source_id in named:
+        raise content_error(path, ("id",), f"must equal the file name '{path.stem}'")
+    for index, source_id in enumerate(topic.sources):
         if source_id not in sources:
-            raise ContentError(path, "sources", f"'{source_id}' is not in store.yml")
-    reviewed = data["last_reviewed"]
-    if isinstance(reviewed, str):
-        try:
-            reviewed = dt.date.fromisoformat(reviewed)
-        except ValueError:
-            raise ContentError(path, "last_reviewed", "must be a YYYY-MM-DD date") from None
-    if not isinstance(reviewed, dt.date):
-        raise ContentError(path, "last_reviewed", "must be a YYYY-MM-DD date")
-    variants = data.get("variants") or {}
-    if not isinstance(variants, dict):
-        raise ContentError(path, "variants", "must map a group to text")
-    for group, text in variants.items():
-        if group not in KNOWN_GROUPS:
-            raise ContentError(path, f"variants.{group}", f"unknown group; use {KNOWN_GROUPS}")
-        if not isinstance(text, str) or not text.strip():
-            raise ContentError(path, f"variants.{group}", "must be non-empty text")
+            raise content_error(path, ("sources", index), f"'{source_id}' is not in store.yml")
+    variants = topic.variants.dict(exclude_none=True) if topic.variants else {}
     return Entry(
         id=topic_id,
-        title=_text(path, data, "title"),
-        intent=_text(path, data, "intent"),
+        title=topic.title.strip(),
+        intent=topic.intent.strip(),
         # Whitespace inside a line is tidied; line breaks (the urgent answer's
         # bullets, written with `|`) are kept. Folded `>-` answers have none.
         answer="\n".join(" ".join(line.split())
-                          for line in _text(path, data, "answer").splitlines() if line.strip()),
-        sources=named,
-        last_reviewed=reviewed,
-        related=_id_list(path, data, "related"),
-        variants={g: " ".join(t.split()) for g, t in variants.items()},
+                          for line in topic.answer.strip().splitlines() if line.strip()),
+        sources=tuple(topic.sources),
+        last_reviewed=topic.last_reviewed,
+        related=tuple(topic.related),
+        variants={group: " ".join(text.split()) for group, text in variants.items()},
         path=path,
     )
 
@@ -302,11 +298,10 @@ def load_snapshot(directory: Path) -> _Snapshot:
         ContentError: naming the first broken file and field.
     """
     store_file = directory / "store.yml"
-    shared = _read_yaml(store_file)
-    disclaimer = shared.get("disclaimer")
-    if not isinstance(disclaimer, str) or not disclaimer.strip():
-        raise ContentError(store_file, "disclaimer", "a medical disclaimer is required")
-    sources = _parse_sources(store_file, shared.get("sources"))
+    store = validate(StoreModel, read_yaml(store_file), store_file)
+    disclaimer = store.disclaimer
+    sources = {str(source_id): Source(str(source_id), spec.name, tuple(spec.pages))
+               for source_id, spec in store.sources.__root__.items()}
     vocabulary_file = directory / "vocabulary.yml"
     vocabulary = parse_vocabulary(vocabulary_file)
     synonyms, group_topics = _group_maps(vocabulary)
@@ -317,26 +312,22 @@ def load_snapshot(directory: Path) -> _Snapshot:
     if not topic_files:
         raise ContentError(directory / "topics", "-", "holds no topic files")
     for path in topic_files:
-        entry = parse_entry(path, _read_yaml(path), sources)
+        entry = parse_entry(path, read_yaml(path), sources)
         if entry.intent in by_intent:
-            raise ContentError(path, "intent", f"'{entry.intent}' is already used by "
-                               f"{by_intent[entry.intent].path}")
+            raise content_error(path, ("intent",), f"'{entry.intent}' is already used by "
+                                f"{by_intent[entry.intent].path}")
         entries[entry.id] = entry
         by_intent[entry.intent] = entry
     for entry in entries.values():
-        for related in entry.related:
+        for index, related in enumerate(entry.related):
             if related not in entries or related == entry.id:
-                raise ContentError(entry.path or directory, "related",
-                                   f"'{related}' is not another topic id")
-    for group, topic in group_topics.items():
-        if topic not in entries:
-            raise ContentError(vocabulary_file, f"group.{group}.topic",
-                               f"unknown topic '{topic}'")
+                raise content_error(entry.path or directory, ("related", index),
+                                    f"'{related}' is not another topic id")
     for label, terms in vocabulary.items():
         for term, spec in terms.items():
             if spec.get("topic") and spec["topic"] not in entries:
-                raise ContentError(vocabulary_file, f"{label}.{term}.topic",
-                                   f"unknown topic '{spec['topic']}'")
+                raise content_error(vocabulary_file, (label, term, "topic"),
+                                    f"unknown topic '{spec['topic']}'")
     return _Snapshot(" ".join(disclaimer.split()), sources, entries, by_intent,
                      synonyms, group_topics, term_topics)
 

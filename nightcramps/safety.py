@@ -43,10 +43,19 @@ from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import spacy
-import yaml
+from pydantic import BaseModel, root_validator, validator
 from spacy.matcher import Matcher
 
-from nightcramps.content_store import ContentError, content_dir
+from nightcramps.content_store import content_dir
+from nightcramps.schema import (
+    ContentError,
+    Name,
+    StrictModel,
+    Text,
+    content_error,
+    read_yaml,
+    validate,
+)
 from nightcramps.text_limits import MAX_MESSAGE_LENGTH, clean_text
 
 #: Longest run of characters without a space handed to spaCy's tokenizer as it is.
@@ -203,76 +212,115 @@ class RuleMatcher:
         return [name for name, rule in rules.items() if rule.fires(found)]
 
 
-def _parse_alternatives(path: Path, where: str, raw: Any, concepts: Mapping[str, Any]
-                        ) -> Tuple[Alternative, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise ContentError(path, where, "must be a list of alternatives")
+# --- the schema of safety.yml --------------------------------------------------------
+
+class RequirementModel(StrictModel):
+    """`{of: [concepts], min: n, max: m}`: between min and max of these concepts."""
+
+    of: List[Name]
+    min: Optional[int] = None
+    max: Optional[int] = None
+
+    @validator("of")
+    def _names_a_concept(cls, names: List[str]) -> List[str]:
+        if not names:
+            raise ValueError("a requirement needs 'of: [concepts]'")
+        return names
+
+    @root_validator(skip_on_failure=True)
+    def _bounds(cls, values: Dict[str, Any]) -> Dict[str, Any]:
+        if _bounds_of(values.get("min"), values.get("max")) is None:
+            raise ValueError("needs 0 <= min <= max")
+        return values
+
+    def bounds(self) -> Tuple[int, Optional[int]]:
+        """(min, max), min defaulting to 0 when only max is given, else to 1."""
+        return _bounds_of(self.min, self.max) or (1, None)
+
+
+def _bounds_of(minimum: Optional[int], maximum: Optional[int]
+               ) -> Optional[Tuple[int, Optional[int]]]:
+    low = minimum if minimum is not None else (0 if maximum is not None else 1)
+    if low < 0 or (maximum is not None and maximum < low):
+        return None
+    return low, maximum
+
+
+class RuleModel(StrictModel):
+    """A rule: alternatives that make it fire, exceptions, its source."""
+
+    when: List[List[RequirementModel]]
+    unless: Optional[List[List[RequirementModel]]] = None
+    source: List[Text]
+    lead: Optional[Text] = None
+
+    @validator("when", "unless")
+    def _alternatives(cls, alternatives: Optional[List[List[RequirementModel]]]
+                      ) -> Optional[List[List[RequirementModel]]]:
+        if alternatives is not None and (not alternatives or not all(alternatives)):
+            raise ValueError("must be a list of alternatives, each a list of requirements")
+        return alternatives
+
+    @validator("source", pre=True)
+    def _one_or_more(cls, source: Any) -> Any:
+        if isinstance(source, str):
+            source = [source]
+        if not source:
+            raise ValueError("must name the rule's source (e.g. project_safety_policy)")
+        return source
+
+
+class RedFlagModel(RuleModel):
+    """A red-flag rule: also the `lead` of the urgent answer."""
+
+    lead: Text
+
+
+class SafetyModel(BaseModel):
+    """`safety.yml`: concepts, red-flag rules and personal-advice rules."""
+
+    concepts: Dict[str, List[Text]]
+    red_flags: Dict[str, RedFlagModel]
+    personal_advice: Dict[str, RuleModel]
+
+    @validator("concepts", "red_flags", "personal_advice")
+    def _not_empty(cls, mapping: Dict[str, Any]) -> Dict[str, Any]:
+        if not mapping:
+            raise ValueError("must map names to words or rules")
+        return mapping
+
+
+def _alternatives(path: Path, where: Tuple[str, str, str],
+                  raw: Optional[List[List[RequirementModel]]], concepts: Mapping[str, Any]
+                  ) -> Tuple[Alternative, ...]:
     parsed: List[Alternative] = []
-    for alternative in raw:
-        if not isinstance(alternative, list) or not alternative:
-            raise ContentError(path, where, "each alternative is a list of requirements")
+    for index, alternative in enumerate(raw or []):
         requirements = []
-        for spec in alternative:
-            names = spec.get("of") if isinstance(spec, dict) else None
-            if not isinstance(names, list) or not names:
-                raise ContentError(path, where, "a requirement needs 'of: [concepts]'")
-            unknown = [n for n in names if n not in concepts]
-            if unknown:
-                raise ContentError(path, where, f"unknown concept '{unknown[0]}'")
-            extra = sorted(set(spec) - {"of", "min", "max"})
-            if extra:
-                raise ContentError(path, where, f"'{extra[0]}' is not a requirement field")
-            try:
-                maximum = int(spec["max"]) if "max" in spec else None
-                minimum = int(spec.get("min", 0 if maximum is not None else 1))
-            except (TypeError, ValueError):
-                raise ContentError(path, where, "'min' and 'max' must be numbers") from None
-            if minimum < 0 or (maximum is not None and maximum < minimum):
-                raise ContentError(path, where, "needs 0 <= min <= max")
-            requirements.append(Requirement(frozenset(names), minimum, maximum))
+        for position, spec in enumerate(alternative):
+            for item, name in enumerate(spec.of):
+                if name not in concepts:
+                    raise content_error(path, (*where, index, position, "of", item),
+                                        f"unknown concept '{name}'")
+            minimum, maximum = spec.bounds()
+            requirements.append(Requirement(frozenset(spec.of), minimum, maximum))
         parsed.append(tuple(requirements))
     return tuple(parsed)
 
 
-def _parse_source(path: Path, where: str, raw: Any,
-                  known_sources: Optional[Iterable[str]]) -> Tuple[str, ...]:
-    names = [raw] if isinstance(raw, str) else raw
-    if (not isinstance(names, list) or not names
-            or not all(isinstance(n, str) and n.strip() for n in names)):
-        raise ContentError(path, f"{where}.source",
-                           "must name the rule's source (e.g. project_safety_policy)")
-    if known_sources is not None:
-        known = set(known_sources)
-        for name in names:
-            if name not in known:
-                raise ContentError(path, f"{where}.source", f"'{name}' is not in store.yml")
-    return tuple(names)
-
-
-def _parse_rules(path: Path, section: str, raw: Any, concepts: Mapping[str, Any],
-                 known_sources: Optional[Iterable[str]] = None, needs_lead: bool = False
-                 ) -> Dict[str, Rule]:
-    if not isinstance(raw, dict) or not raw:
-        raise ContentError(path, section, "must map rule names to rules")
+def _rules(path: Path, section: str, raw: Mapping[str, RuleModel], concepts: Mapping[str, Any],
+           known_sources: Optional[Iterable[str]]) -> Dict[str, Rule]:
+    known = set(known_sources) if known_sources is not None else None
     rules: Dict[str, Rule] = {}
     for name, spec in raw.items():
-        where = f"{section}.{name}"
-        if not isinstance(spec, dict):
-            raise ContentError(path, where, "must be a mapping with 'when' and 'source'")
-        extra = sorted(set(spec) - {"when", "unless", "source", "lead"})
-        if extra:
-            raise ContentError(path, f"{where}.{extra[0]}", "is not a known field")
-        when = _parse_alternatives(path, f"{where}.when", spec.get("when"), concepts)
-        unless = (_parse_alternatives(path, f"{where}.unless", spec["unless"], concepts)
-                  if "unless" in spec else ())
-        source = _parse_source(path, where, spec.get("source"), known_sources)
-        lead = spec.get("lead")
-        if lead is not None or needs_lead:
-            if not isinstance(lead, str) or not lead.strip():
-                raise ContentError(path, f"{where}.lead",
-                                   "must be a sentence naming what the user described")
-            lead = " ".join(lead.split())
-        rules[str(name)] = Rule(when, unless, source, lead)
+        for index, source in enumerate(spec.source):
+            if known is not None and source not in known:
+                raise content_error(path, (section, name, "source", index),
+                                    f"'{source}' is not in store.yml")
+        rules[str(name)] = Rule(
+            _alternatives(path, (section, name, "when"), spec.when, concepts),
+            _alternatives(path, (section, name, "unless"), spec.unless, concepts),
+            tuple(spec.source),
+            " ".join(spec.lead.split()) if spec.lead else None)
     return rules
 
 
@@ -282,8 +330,8 @@ def _store_sources(path: Path) -> Optional[List[str]]:
     if not store.is_file():
         return None
     try:
-        data = yaml.safe_load(store.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+        data = read_yaml(store)
+    except ContentError:
         return None
     sources = data.get("sources") if isinstance(data, dict) else None
     return [str(s) for s in sources] if isinstance(sources, dict) else None
@@ -320,33 +368,18 @@ class SafetyNet:
         there is one.
 
         Raises:
-            ContentError: naming the file and the field at fault.
+            ContentError: naming the file, the line and the field at fault.
         """
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ContentError(path, "-", "file is missing") from None
-        except yaml.YAMLError as error:
-            raise ContentError(path, "-", f"not valid YAML ({error})") from None
-        if not isinstance(data, dict):
-            raise ContentError(path, "-", "must be a mapping")
-        concepts = data.get("concepts")
-        if not isinstance(concepts, dict) or not concepts:
-            raise ContentError(path, "concepts", "must map concept names to words")
-        for name, terms in concepts.items():
-            if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip()
-                                                      for t in terms):
-                raise ContentError(path, f"concepts.{name}", "must be a list of words")
+        model = validate(SafetyModel, read_yaml(path), path)
+        concepts = {name: [str(term) for term in terms] for name, terms in model.concepts.items()}
         sources = _store_sources(path)
-        red = _parse_rules(path, "red_flags", data.get("red_flags"), concepts, sources,
-                           needs_lead=True)
-        advice = _parse_rules(path, "personal_advice", data.get("personal_advice"),
-                              concepts, sources)
+        red = _rules(path, "red_flags", model.red_flags, concepts, sources)
+        advice = _rules(path, "personal_advice", model.personal_advice, concepts, sources)
         nlp = spacy.blank("en")
         try:
             return cls(nlp, concepts, red, advice)
         except ValueError as error:
-            raise ContentError(path, "concepts", str(error)) from None
+            raise content_error(path, ("concepts",), str(error)) from None
 
     def red_flags(self, text: Optional[str]) -> List[str]:
         """Names of the red flags in the text (empty when none), most serious first."""

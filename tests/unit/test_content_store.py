@@ -173,3 +173,36 @@ def test_a_term_topic_must_exist(content_copy: Path) -> None:
     vocabulary.write_text(yaml.safe_dump(data))
     with pytest.raises(ContentError, match=r"medication\.statins\.topic"):
         YamlContentStore(content_copy)
+
+
+def test_an_error_names_the_line_of_the_field(content_copy: Path) -> None:
+    path = content_copy / "topics" / "diet.yml"
+    lines = path.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.startswith("last_reviewed:"))
+    lines[line - 1] = "last_reviewed: some day"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ContentError) as caught:
+        load_snapshot(content_copy)
+    assert caught.value.line == line and caught.value.field == "last_reviewed"
+    assert f"diet.yml:{line}: field 'last_reviewed'" in str(caught.value)
+
+
+def test_an_error_in_a_list_names_the_items_line(content_copy: Path) -> None:
+    path = content_copy / "topics" / "diet.yml"
+    data = yaml.safe_load(path.read_text())
+    data["sources"] = [*data["sources"], "made_up_source"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    line = path.read_text().splitlines().index("- made_up_source") + 1
+    with pytest.raises(ContentError, match="'made_up_source' is not in store.yml") as caught:
+        load_snapshot(content_copy)
+    assert (caught.value.field, caught.value.line) == ("sources", line)
+
+
+def test_a_vocabulary_error_names_label_term_and_line(content_copy: Path) -> None:
+    vocabulary = content_copy / "vocabulary.yml"
+    vocabulary.write_text("group:\n  pregnancy:\n    synonyms: [pregnant]\n"
+                          "mineral:\n  magnesium:\n    synonyms:\n      - magnesium\n      - 7\n")
+    with pytest.raises(ContentError) as caught:
+        YamlContentStore(content_copy)
+    assert (caught.value.field, caught.value.line) == ("mineral.magnesium.synonyms", 8)
+    assert "must be non-empty text" in caught.value.problem

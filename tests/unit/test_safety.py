@@ -315,3 +315,27 @@ def test_recent_texts_are_matched_once(net: SafetyNet) -> None:
         matcher.concepts_in(f"message {index}")
     assert len(matcher._recent) == matcher.CACHE_SIZE
     assert matcher.concepts_in(text) == first and matcher.concepts_in(text) is not first
+
+
+def test_an_unknown_concept_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = _rules_file(tmp_path, _minimal(when=[[{"of": ["chest", "no_such_concept"]}]]))
+    lines = path.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "no_such_concept" in text)
+    with pytest.raises(ContentError) as caught:
+        SafetyNet.from_file(path)
+    assert (caught.value.field, caught.value.line) == ("red_flags.chest_pain.when", line)
+    assert f"safety.yml:{line}: field 'red_flags.chest_pain.when'" in str(caught.value)
+
+
+def test_a_bad_bound_is_reported_at_its_requirement(tmp_path: Path) -> None:
+    path = tmp_path / "safety.yml"
+    path.write_text(
+        "concepts:\n  chest: [chest]\n"
+        "red_flags:\n  chest_pain:\n    source: project_safety_policy\n"
+        "    lead: Chest pain needs help now.\n    when:\n      - - of: [chest]\n"
+        "          min: 3\n          max: 1\n"
+        "personal_advice:\n  dose:\n    source: project_safety_policy\n"
+        "    when: [[{of: [chest]}]]\n")
+    with pytest.raises(ContentError, match="min <= max") as caught:
+        SafetyNet.from_file(path)
+    assert (caught.value.field, caught.value.line) == ("red_flags.chest_pain.when", 8)

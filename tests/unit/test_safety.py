@@ -339,3 +339,16 @@ def test_a_bad_bound_is_reported_at_its_requirement(tmp_path: Path) -> None:
     with pytest.raises(ContentError, match="min <= max") as caught:
         SafetyNet.from_file(path)
     assert (caught.value.field, caught.value.line) == ("red_flags.chest_pain.when", 8)
+
+
+def test_long_runs_are_split_and_still_matched(net: SafetyNet) -> None:
+    assert "possible_clot" in net.red_flags("my calf is swollen, hot and red" + "!" * 1500)
+    glued = "chest-pain,and,i,cant,breathe," * 10  # one 300-character run without a space
+    assert "chest_or_breathing" in net.red_flags(glued)
+    assert net.red_flags("\x00my\tcalf  is\n swollen   hot and red") == ["possible_clot"]
+
+
+def test_the_net_reads_what_the_nlu_reads(net: SafetyNet) -> None:
+    # The NLU pipeline keeps the first 2,000 characters; so does the safety net.
+    assert net.red_flags("cramp " * 330 + "chest pain") == ["chest_or_breathing"]
+    assert net.red_flags("cramp " * 340 + "chest pain") == []

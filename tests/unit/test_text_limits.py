@@ -43,7 +43,7 @@ def test_clean_text_caps_the_length() -> None:
     assert clean_text("anything", limit=0) == ""
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.text(), st.integers(min_value=1, max_value=50))
 def test_clean_text_is_a_prefix_of_the_cleaned_whole(text: str, limit: int) -> None:
     cleaned = clean_text(text, limit)
@@ -97,7 +97,7 @@ def test_cap_metadata_of_anything_but_a_mapping_is_empty(metadata: object) -> No
     assert cap_metadata(metadata) == {}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.dictionaries(st.text(max_size=20),
                        st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                                     lambda inner: st.lists(inner) | st.dictionaries(

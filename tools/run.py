@@ -218,7 +218,7 @@ def stop(processes: Sequence[subprocess.Popen[bytes]], grace: float = STOP_GRACE
     if stopping.wait(grace, hurry):
         return
     still = [p.pid for p in processes if p.poll() is None]
-    print(f"Killing what did not stop within {grace:g} s (processes {still or 'in the groups'}).",
+    print(f"Killing what still runs (processes {still or 'left in their groups'}).",
           file=sys.stderr, flush=True)
     stopping.send(signal.SIGKILL)
     stopping.wait(KILL_WAIT_SECONDS)
@@ -440,9 +440,9 @@ def main(argv: Optional[List[str]] = None) -> int:
           flush=True)
     print(f"Rasa workers per server: {env['SANIC_WORKERS']}", flush=True)
     signals = StopSignals()
-    signals.install()
     processes: List[subprocess.Popen[bytes]] = []
     try:
+        signals.install()
         actions = start(processes, action_server_command(args.actions_port), env, signals)
         if not wait_until_up(action_server_health(env, args.actions_port), actions, 120):
             print("The action server did not start (see its messages above).", file=sys.stderr)
@@ -485,10 +485,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except StopRequested:
         return 0
     finally:
+        try:
+            signals.stopping = True  # from now on, a signal only hurries the stopping
+        except StopRequested:  # one that arrived just before
+            pass
         if processes:
             print("\nStopping the servers...", flush=True)
-            signals.stopping = True
-            stop(processes, hurry=lambda: signals.count > 1)
+            before = signals.count
+            stop(processes, hurry=lambda: signals.count > before)
             print("Stopped.", flush=True)
 
 

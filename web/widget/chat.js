@@ -15,6 +15,10 @@
  * The widget loads chat.css and disclaimer.json from the folder chat.js was
  * loaded from. It has no dependencies and never inserts text as HTML: every
  * message is built with DOM methods and textContent.
+ *
+ * Every message is sent with a fresh `message_id`, and Retry sends the same id
+ * again: the project's REST channel (connectors/resilience.py) then answers a
+ * message it already processed from what it stored, so nothing is done twice.
  */
 (function () {
   "use strict";

@@ -34,6 +34,9 @@ $(BIN)/.installed: requirements.lock .python-version pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip==24.0
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# `rasa test` looks for test stories (test_*.yml) in the whole project folder,
+	# .venv included; Rasa ships its `rasa init` template's, which are not ours.
+	rm -f $(VENV)/lib/python*/site-packages/rasa/cli/initial_project/tests/test_stories.yml
 	touch $@
 
 install: $(BIN)/.installed ## Create the environment and install pinned dependencies

@@ -27,13 +27,16 @@ def load_stories(path: Path = STORIES) -> List[List[str]]:
     Stories that delete the conversation ("delete my data") are left out: the check
     afterwards expects every conversation to be kept.
     """
+    from rasa.shared.nlu.training_data.entities_parser import replace_entities
+
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     stories = []
     for story in data.get("stories") or []:
         steps = [step for step in story.get("steps") or [] if isinstance(step, dict)]
         if any("delete" in str(step.get("action", "")) for step in steps):
             continue
-        texts = [str(step["user"]).strip() for step in steps if "user" in step]
+        # Messages as users type them: without the stories' entity annotations.
+        texts = [replace_entities(str(step["user"]).strip()) for step in steps if "user" in step]
         if texts:
             stories.append(texts)
     if not stories:

@@ -58,12 +58,12 @@ from tools.load.deadline import Deadline
 from tools.load.lost import check_conversation
 from tools.load.output import machine, print_check, print_default, print_prod
 from tools.load.profiles import run_default, run_prod
-from tools.load.servers import MODEL, ROOT, Group, action_server_command, project_endpoints
+from tools.load.servers import MODEL, ROOT, project_endpoints
 from tools.load.traffic import Exchange, conversation_script, load_stories
 
 #: Names other modules import from here (tools/turn_budget.py, tests/faults).
-__all__ = ["MODEL", "Exchange", "Group", "action_server_command", "check_conversation",
-           "conversation_script", "load_stories", "main", "project_endpoints"]
+__all__ = ["MODEL", "Exchange", "check_conversation", "conversation_script", "load_stories",
+           "main", "project_endpoints"]
 
 
 def main(argv: Optional[List[str]] = None) -> int:

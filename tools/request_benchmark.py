@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
-from tools.run import REQUEST_MAX_SIZE
+from tools.processes import REQUEST_MAX_SIZE
 from tools.running_assistant import running_assistant
 
 #: The target for each request, in seconds.

@@ -18,9 +18,9 @@ file (build/endpoints.yml) when its action URL names another address.
 Stopping: Ctrl-C (SIGINT), SIGTERM and SIGHUP all stop every process started
 here, and so does any server exiting on its own. Each server runs in a process
 group of its own (with Sanic's worker processes, the children of `rasa run`);
-the groups get SIGTERM, and whatever still runs 10 s later, e.g. a stuck
-worker, SIGKILL, so everything is gone and the ports are free within 15 s. A
-second Ctrl-C skips the 10 s.
+`stop` (tools/processes.py) sends the groups SIGTERM, and whatever still runs
+10 s later, e.g. a stuck worker, SIGKILL, so everything is gone and the ports
+are free within 15 s. A second Ctrl-C skips the 10 s.
 """
 
 from __future__ import annotations
@@ -29,203 +29,28 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from tools.processes import (
+    BIN,
+    ROOT,
+    ServerProcess,
+    action_server_command,
+    server_env,
+    stop,
+    wait_until_up,
+)
 
-#: Largest request body Rasa accepts (Sanic answers 413 above it). A channel's
-#: webhook payload is a few KiB; a 2,000-character message is under 15 KiB of JSON.
-REQUEST_MAX_SIZE = 256 * 1024
 API_TOKEN_ENV = "RASA_API_TOKEN"
 #: Rasa worker processes per server (one per core of the 2-core target machine).
 DEFAULT_WORKERS = 2
-#: Seconds the servers get to exit after SIGTERM before they are killed. Sanic lets
-#: requests in flight finish for up to 15 s; stopping is bounded by 15 s altogether.
-STOP_GRACE_SECONDS = 10.0
-#: Seconds to wait for killed processes to disappear.
-KILL_WAIT_SECONDS = 4.0
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Polls `url` until it answers 200, the process dies, or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    return False
-
-
-class ServerProcess(subprocess.Popen[bytes]):
-    """A server started in a session of its own.
-
-    Its process group holds it and every process it forks (Sanic's worker
-    processes are children of the `rasa run` process), so `stop` can signal them
-    all, even after the server itself has died. The server gets no signal from
-    the terminal: Ctrl-C reaches tools/run.py alone, which then stops them all.
-    """
-
-    def __init__(self, args: List[str], **kwargs: Any) -> None:
-        """Starts `args` as `subprocess.Popen` does, in a new session."""
-        super().__init__(args, start_new_session=True, **kwargs)
-
-
-@dataclass(frozen=True)
-class ProcessInfo:
-    """One line of the process table: a process's parent, group and state."""
-
-    ppid: int
-    pgid: int
-    state: str  # e.g. R running, S sleeping, T stopped, Z zombie (exited, not yet reaped)
-
-
-def process_table() -> Dict[int, ProcessInfo]:
-    """Every process on the machine, read from /proc (empty where there is no /proc)."""
-    table: Dict[int, ProcessInfo] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2:].split()
-        table[int(entry.name)] = ProcessInfo(int(fields[1]), int(fields[2]), fields[0])
-    return table
-
-
-def descendants(pid: int, table: Optional[Mapping[int, ProcessInfo]] = None) -> List[int]:
-    """The processes below `pid` in the process tree (children, their children...)."""
-    table = process_table() if table is None else table
-    children: Dict[int, List[int]] = {}
-    for child, info in table.items():
-        children.setdefault(info.ppid, []).append(child)
-    found: List[int] = []
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
-
-
-def _signal(pid: int, signum: int, group: bool) -> None:
-    try:
-        if group:
-            os.killpg(pid, signum)
-        else:
-            os.kill(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-class _Stop:
-    """Stops processes, their process groups and their descendants (see `stop`)."""
-
-    def __init__(self, processes: Sequence[subprocess.Popen[bytes]]) -> None:
-        self.processes = list(processes)
-        self.groups = [p.pid for p in self.processes if isinstance(p, ServerProcess)]
-        table = process_table()
-        # Remembered now: a process whose parent dies is moved under another one.
-        self.tree = {pid for p in self.processes if p.poll() is None
-                     for pid in descendants(p.pid, table)}
-
-    def alive(self) -> bool:
-        """Whether any of the processes, their groups or their descendants still runs."""
-        running = [p for p in self.processes if p.poll() is None]  # poll() reaps
-        table = process_table()
-        if not table:  # no /proc: ask the kernel about the groups themselves
-            return bool(running) or any(_group_exists(group) for group in self.groups)
-        groups = set(self.groups)
-        return bool(running) or any(
-            info.state != "Z" and (info.pgid in groups or pid in self.tree)
-            for pid, info in table.items())
-
-    def send(self, signum: int) -> None:
-        """Sends `signum` to every process group, process and descendant still there."""
-        for group in self.groups:
-            _signal(group, signum, group=True)
-        for process in self.processes:
-            if process.poll() is None and not isinstance(process, ServerProcess):
-                process.send_signal(signum)
-        for pid in self.tree:
-            _signal(pid, signum, group=False)
-
-    def wait(self, seconds: float, hurry: Callable[[], bool] = lambda: False) -> bool:
-        """Waits until all are gone (True), `seconds` pass or `hurry()` says so (False)."""
-        deadline = time.monotonic() + seconds
-        while self.alive():
-            if time.monotonic() >= deadline or hurry():
-                return False
-            time.sleep(0.1)
-        return True
-
-
-def _group_exists(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop(processes: Sequence[subprocess.Popen[bytes]], grace: float = STOP_GRACE_SECONDS,
-         hurry: Callable[[], bool] = lambda: False) -> None:
-    """Stops the processes and everything they started, within `grace` + a few seconds.
-
-    Each gets SIGTERM: a `ServerProcess` through its whole process group, so
-    Sanic's worker processes get it too, and every descendant found in the
-    process tree (also those that left the group). What still runs after
-    `grace` seconds, or once `hurry()` is true, gets SIGKILL: a stuck or stopped
-    worker cannot hold its port. Returns when all are gone (SIGKILL'ed
-    processes normally within milliseconds; at most `KILL_WAIT_SECONDS`).
-
-    Args:
-        processes: The processes started (plain `Popen`s are signalled alone,
-            with their descendants).
-        grace: Seconds to wait for a clean exit after SIGTERM.
-        hurry: Called while waiting; true (e.g. after a second Ctrl-C) skips
-            the rest of the grace period.
-    """
-    stopping = _Stop(processes)
-    stopping.send(signal.SIGTERM)
-    if stopping.wait(grace, hurry):
-        return
-    still = [p.pid for p in processes if p.poll() is None]
-    print(f"Killing what still runs (processes {still or 'left in their groups'}).",
-          file=sys.stderr, flush=True)
-    stopping.send(signal.SIGKILL)
-    stopping.wait(KILL_WAIT_SECONDS)
-    for process in processes:
-        if process.poll() is None:  # should not happen after SIGKILL; never leave a zombie
-            process.kill()
-            process.wait()
 
 
 def cors_origins(web_port: int) -> List[str]:
@@ -234,12 +59,6 @@ def cors_origins(web_port: int) -> List[str]:
     if configured or not web_port:
         return configured
     return [f"http://localhost:{web_port}", f"http://127.0.0.1:{web_port}"]
-
-
-def server_env(base: Mapping[str, str]) -> Dict[str, str]:
-    """The servers' environment: `base`, with the request size limit unless set."""
-    return {**base, "TF_CPP_MIN_LOG_LEVEL": base.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-            "SANIC_REQUEST_MAX_SIZE": base.get("SANIC_REQUEST_MAX_SIZE") or str(REQUEST_MAX_SIZE)}
 
 
 def workers(env: Mapping[str, str], replicas: int) -> str:
@@ -329,12 +148,6 @@ def endpoints_calling(endpoints: str, url: str, env: Dict[str, str], copy: Path)
     print(f"Rasa will call the action server at {url} ({endpoints} names "
           f"{configured or 'none'}; using the copy {copy})", flush=True)
     return str(copy)
-
-
-def action_server_command(port: int) -> List[str]:
-    """Starts the action server (bound to 127.0.0.1 unless $ACTION_SERVER_HOST is set)."""
-    return [str(BIN / "python"), "-m", "tools.action_server",
-            "--port", str(port), "--actions", "actions"]
 
 
 class StopRequested(Exception):

@@ -4,7 +4,8 @@ Shared by the test suites and by the end-to-end evaluation (`make evaluate`). Ea
 ports, its own SQLite file and its own copy of the content store. The servers run
 as `make run` starts them: the action server through tools/action_server.py
 (bound to 127.0.0.1), the project's tracker store (identifiers redacted,
-"delete my data" honoured) and the request size limit of tools/run.py.
+"delete my data" honoured) and the request size limit (`server_env`); they are
+started and stopped through tools/processes.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +22,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 import requests
 
 from connectors.credentials import write_active_credentials
-from tools.run import action_server_command, free_port, server_env, stop, wait_until_up
+from tools.processes import (
+    Server,
+    ServerGroup,
+    action_server_command,
+    free_port,
+    server_env,
+    serving,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -34,13 +41,13 @@ TRACKER_STORE = "stores.privacy_tracker_store.PrivacySQLTrackerStore"
 
 @dataclass
 class Assistant:
-    """A running assistant: Rasa at `base`, its content copy and its SQLite file."""
+    """A running assistant: Rasa at `base`, its content copy, its SQLite file and logs."""
 
     base: str
     content: Path
     db: Path
     logs: Path
-    processes: List[subprocess.Popen[bytes]] = field(default_factory=list)
+    servers: ServerGroup = field(default_factory=ServerGroup)
 
     def say(self, text: str, sender: str | None = None) -> List[Dict[str, Any]]:
         """Sends `text` through the REST channel and returns the bot's messages."""
@@ -63,7 +70,7 @@ class Assistant:
 
     def stop(self) -> None:
         """Stops Rasa and the action server (idempotent)."""
-        stop(self.processes)
+        self.servers.stop()
 
 
 @contextlib.contextmanager
@@ -105,23 +112,13 @@ def running_assistant(
         write_active_credentials(ROOT / "credentials.yml", credentials, {})
     full_env = server_env({**os.environ, "CONTENT_DIR": str(content),
                            "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
-    with open(tmp / "actions.log", "w") as actions_log, open(tmp / "rasa.log", "w") as rasa_log:
-        actions = subprocess.Popen(
-            action_server_command(action_port),
-            cwd=ROOT, env=full_env, stdout=actions_log, stderr=subprocess.STDOUT)
-        api = ["--enable-api", "--auth-token", TOKEN] if enable_api else []
-        rasa = subprocess.Popen(
-            [str(BIN / "rasa"), "run", *api,
-             "--model", str(model), "--port", str(rasa_port), "--interface", "127.0.0.1",
-             "--endpoints", str(endpoints),
-             "--credentials", str(credentials), *rasa_args],
-            cwd=ROOT, env=full_env, stdout=rasa_log, stderr=subprocess.STDOUT)
-        assistant = Assistant(f"http://127.0.0.1:{rasa_port}", content, db, tmp, [rasa, actions])
-        try:
-            for url, server in ((f"http://127.0.0.1:{action_port}/health", actions),
-                                (f"http://127.0.0.1:{rasa_port}/", rasa)):
-                if not wait_until_up(url, server, 300):
-                    raise RuntimeError(f"{url} did not come up (see logs in {tmp})")
-            yield assistant
-        finally:
-            assistant.stop()
+    api = ["--enable-api", "--auth-token", TOKEN] if enable_api else []
+    actions = Server("actions", action_server_command(action_port),
+                     f"http://127.0.0.1:{action_port}/health", full_env, tmp)
+    rasa = Server("rasa", [str(BIN / "rasa"), "run", *api,
+                           "--model", str(model), "--port", str(rasa_port),
+                           "--interface", "127.0.0.1", "--endpoints", str(endpoints),
+                           "--credentials", str(credentials), *rasa_args],
+                  f"http://127.0.0.1:{rasa_port}/", full_env, tmp)
+    with serving(actions, rasa) as servers:
+        yield Assistant(f"http://127.0.0.1:{rasa_port}", content, db, tmp, servers)

@@ -42,9 +42,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from unittest import mock
 
-from tools.load.servers import MODEL, Group, action_server_command, load_env, project_endpoints
+from tools.load.servers import MODEL, load_env, project_endpoints
 from tools.load.traffic import load_stories
-from tools.run import action_server_health, action_server_url, free_port
+from tools.processes import Server, action_server_command, free_port, serving
+from tools.run import action_server_health, action_server_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -236,13 +237,11 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
 
     from runtime import gc_tuning
 
-    group = Group(tmp)
     port = free_port()
     url = action_server_url({}, port)
-    try:
-        group.start("actions", action_server_command(port), ROOT, load_env(),
-                    action_server_health({}, port))
-        group.wait()
+    actions = Server("actions", action_server_command(port), action_server_health({}, port),
+                     load_env(), tmp)
+    with serving(actions):
         endpoints_file = tmp / "endpoints.yml"
         endpoints_file.write_text(project_endpoints(ROOT / "endpoints.yml", url,
                                                     tmp / "tracker.db", None))
@@ -258,8 +257,6 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
         trips = await action_round_trips(url, port, timers.last_action_call, args.calls,
                                          args.gap_ms)
         report(turns, parses, steps, trips)
-    finally:
-        group.stop()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

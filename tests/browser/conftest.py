@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List
@@ -20,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.servers import ROOT, Assistant, running_assistant
-from tools.run import free_port, wait_until_up
+from tools.processes import Server, free_port, serving
 from tools.serve_web import command as serve_web_command
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,20 +46,9 @@ def running_site(tmp: Path) -> Iterator[Site]:
     with running_assistant(tmp, rasa_args=("--cors", origin)) as assistant:
         # The page serves the disclaimer of the assistant's own copy of the content.
         env = {**os.environ, "CONTENT_DIR": str(assistant.content)}
-        with open(tmp / "web.log", "w") as log:
-            web = subprocess.Popen(serve_web_command(web_port, assistant.base), cwd=ROOT,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            if not wait_until_up(f"{origin}/", web, 60):
-                raise RuntimeError(f"the demo page did not come up (see {tmp / 'web.log'})")
+        web = Server("web", serve_web_command(web_port, assistant.base), f"{origin}/", env, tmp)
+        with serving(web, timeout=60):
             yield Site(f"{origin}/", origin, assistant)
-        finally:
-            web.terminate()
-            try:
-                web.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                web.kill()
-                web.wait()
 
 
 @pytest.fixture(scope="module")

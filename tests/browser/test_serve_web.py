@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
@@ -13,7 +12,7 @@ import pytest
 import yaml
 
 from tests.servers import ROOT
-from tools.run import free_port, wait_until_up
+from tools.processes import Server, free_port, serving
 from tools.serve_web import command
 
 RASA_URL = "http://127.0.0.1:5999"
@@ -28,17 +27,9 @@ def server(content_copy: Path, tmp_path: Path) -> Iterator[int]:
     data["disclaimer"] = DISCLAIMER
     store.write_text(yaml.safe_dump(data))
     port = free_port()
-    with open(tmp_path / "web.log", "w") as log:
-        process = subprocess.Popen(command(port, RASA_URL), cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT,
-                                   env={**os.environ, "CONTENT_DIR": str(content_copy)})
-    try:
-        assert wait_until_up(f"http://127.0.0.1:{port}/", process, 60), (
-            (tmp_path / "web.log").read_text())
+    with serving(Server("web", command(port, RASA_URL), f"http://127.0.0.1:{port}/",
+                        {**os.environ, "CONTENT_DIR": str(content_copy)}, tmp_path), timeout=60):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def get(port: int, path: str, host: str = "") -> Tuple[int, Dict[str, str], bytes]:

@@ -19,7 +19,7 @@ from tests.servers import MODEL, TOKEN, Assistant, running_assistant
 from tools.content import evaluation
 from tools.content.manifest import Manifest
 from tools.content.publish import main, model_metadata, refusal_reasons
-from tools.run import free_port
+from tools.processes import free_port
 
 GOOD = {"topic_accuracy": 0.95, "overall_accuracy": 0.95, "oos_rejection": 0.95,
         "red_flag_recall": 1.0, "red_flag_phrasings_recall": 1.0,

@@ -12,93 +12,27 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 
 from connectors.credentials import write_active_credentials
 from tests.prod.conftest import Services, parse_exports, services, services_sh  # noqa: F401
 from tests.servers import BIN, MODEL, ROOT
-from tools.run import free_port, wait_until_up
+from tools.processes import Server, ServerGroup, action_server_command, free_port, serving
 
 PROD_ENDPOINTS = Path(os.environ.get("FAULT_TESTS_ENDPOINTS") or ROOT / "endpoints.prod.yml")
 CREDENTIALS = Path(os.environ.get("FAULT_TESTS_CREDENTIALS") or ROOT / "credentials.yml")
-STARTUP_TIMEOUT = 300.0  # seconds for a server to answer (model loading on 2 busy cores)
 # A replica killed mid-message leaves its ticket in Redis until it expires; the retried
 # message waits for that. Kept longer than a message can take while the tracker store
 # retries (TRACKER_STORE_RETRY_SECONDS) so a slow message never loses its lock.
 LOCK_LIFETIME_SECONDS = 15
 STORE_RETRY_SECONDS = 8
-
-
-def action_server_command(port: int) -> List[str]:
-    """The project's action server command (tools/run.py's, if it has one)."""
-    try:
-        from tools.run import action_server_command as project_command
-    except ImportError:
-        return [str(BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"]
-    return list(project_command(port))
-
-
-@dataclass
-class Server:
-    """One server process that can be killed and started again on the same port."""
-
-    name: str
-    command: List[str]
-    health: str
-    env: Dict[str, str]
-    logs: Path
-    process: Optional[subprocess.Popen[bytes]] = None
-    starts: int = 0
-
-    def start(self) -> None:
-        """Starts the process (its output appended to `<name>.log`)."""
-        self.starts += 1
-        with open(self.logs / f"{self.name}.log", "ab") as log:
-            log.write(f"\n===== start {self.starts} =====\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT)
-
-    def wait_up(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        """Waits until the health URL answers; fails the test with the log if not."""
-        assert self.process is not None
-        if not wait_until_up(self.health, self.process, timeout):
-            pytest.fail(f"{self.name} did not come up:\n{self.log_tail()}", pytrace=False)
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash: no chance to finish requests or release locks."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 30 s."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the server's log."""
-        path = self.logs / f"{self.name}.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return f"--- {self.name}\n" + "\n".join(text.splitlines()[-lines:])
-
-    def log_text(self) -> str:
-        """The server's whole log."""
-        path = self.logs / f"{self.name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
 
 @dataclass
@@ -121,7 +55,7 @@ class FaultCluster:
 
     def log_tails(self) -> str:
         """The end of every server's log, for failure messages."""
-        return "\n".join(server.log_tail() for server in self.servers())
+        return ServerGroup(self.servers()).log_tails(lines=40)
 
 
 def cluster_env(local: Services, database: str, action_port: int, content: Path
@@ -164,15 +98,8 @@ def cluster(services: Services, tmp_path_factory: pytest.TempPathFactory  # noqa
              "--interface", "127.0.0.1", "--endpoints", str(PROD_ENDPOINTS),
              "--credentials", str(credentials)],
             f"http://127.0.0.1:{port}/", env, tmp))
-    try:
-        for server in cluster.servers():
-            server.start()
-        for server in cluster.servers():
-            server.wait_up()
+    with serving(*cluster.servers()):
         yield cluster
-    finally:
-        for server in cluster.servers():
-            server.stop()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.2) -> bool:

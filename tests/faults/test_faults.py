@@ -36,13 +36,12 @@ from tests.faults.conftest import (
     PROD_ENDPOINTS,
     CuttableProxy,
     FaultCluster,
-    Server,
     services_sh,
 )
 from tests.faults.load import RUN_TIMEOUT, FailoverClient, Turn, run_conversations
 from tests.servers import ROOT
 from tools.load_benchmark import Exchange, check_conversation, conversation_script, load_stories
-from tools.run import free_port
+from tools.processes import Server, free_port
 
 CONVERSATIONS = 6
 BEFORE, DURING, AFTER = 3, 6, 2  # messages per conversation in each phase

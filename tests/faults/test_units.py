@@ -34,7 +34,7 @@ from nightcramps.content_store import default_store
 from runtime import action_calls, rasa_patches
 from stores import sql_tracker_store
 from stores.sql_tracker_store import ResilientSQLTrackerStore, StorageUnavailable
-from tools.run import free_port
+from tools.processes import free_port
 
 DOMAIN = Domain.from_dict({"slots": {"topic": {"type": "text", "mappings": [{"type": "custom"}]}},
                            "intents": ["greet"]})

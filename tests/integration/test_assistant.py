@@ -15,7 +15,7 @@ import yaml
 
 from nightcramps.content_store import YamlContentStore
 from tests.servers import BIN, ROOT, Assistant
-from tools.run import free_port
+from tools.processes import free_port
 
 PHRASINGS = yaml.safe_load((ROOT / "tests" / "safety" / "red_flag_phrasings.yml").read_text())
 STORE = YamlContentStore(ROOT / "content")

@@ -24,7 +24,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from tests.servers import BIN, MODEL, ROOT
-from tools.run import free_port, wait_until_up
+from tools.processes import Server, free_port
 
 #: Seconds within which every process must be gone after the signal.
 STOP_BOUND_SECONDS = 15.0
@@ -137,18 +137,18 @@ def run(tmp_path: Path) -> Iterator[Run]:
            if not k.startswith(CHANNEL_VARIABLES) and k not in ("RASA_API_TOKEN", "SANIC_WORKERS")}
     env.update(CONTENT_DIR=str(content), DELIVERY_IDS_DB=str(tmp_path / "delivery_ids.db"),
                TF_CPP_MIN_LOG_LEVEL="3", SANIC_WORKERS="2")
-    log = tmp_path / "run.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [str(BIN / "python"), "-m", "tools.run", "--model", str(MODEL), "--port", str(port),
-             "--actions-port", str(actions_port), "--web-port", str(web_port),
-             "--endpoints", str(endpoints)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server("run", [str(BIN / "python"), "-m", "tools.run", "--model", str(MODEL),
+                            "--port", str(port), "--actions-port", str(actions_port),
+                            "--web-port", str(web_port), "--endpoints", str(endpoints)],
+                    f"http://127.0.0.1:{port}/", env, tmp_path)
+    log = server.log
     seen: List[Identity] = []
     try:
-        for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{web_port}/"):
-            if not wait_until_up(url, process, 300):
-                pytest.fail(f"tools/run.py did not start:\n{log.read_text()}")
+        server.start()
+        assert server.process is not None
+        process = server.process
+        server.wait_up()
+        server.wait_up(url=f"http://127.0.0.1:{web_port}/")
         deadline = time.monotonic() + 60
         while "The assistant is running" not in log.read_text():
             assert time.monotonic() < deadline and process.poll() is None, log.read_text()
@@ -165,18 +165,15 @@ def run(tmp_path: Path) -> Iterator[Run]:
         assert all(listening(p) for p in (port, actions_port, web_port))
         yield Run(process, [port, actions_port, web_port], log, seen, rasa[0], workers)
     finally:
-        # Whatever run.py left (this test then fails): frozen ones woken, all killed.
-        leftovers = [p for p in seen if running(p)]
-        if process.poll() is None:
-            leftovers.append((process.pid, 0))
-        for pid, _ in leftovers:
+        # Whatever run.py left (this test then fails): frozen ones woken, all killed. Once
+        # run.py has gone, they are no longer below it: they are known by their identity.
+        for pid, _ in [p for p in seen if running(p)]:
             for signum in (signal.SIGKILL, signal.SIGCONT):
                 try:
                     os.kill(pid, signum)
                 except ProcessLookupError:
                     pass
-        if process.poll() is None:
-            process.wait(timeout=10)
+        server.kill()  # run.py itself, if it still runs, with what is still below it
 
 
 def freeze(pid: int) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from nightcramps.content_store import YamlContentStore
 from tests.servers import BIN, MODEL, ROOT
-from tools.run import free_port, stop, wait_until_up
+from tools.processes import Server, free_port, serving
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -36,15 +36,9 @@ def answers() -> YamlContentStore:
 @pytest.fixture(scope="module")
 def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """`rasa run actions`, as a Rasa user starts it (endpoints.yml's port 5055)."""
-    log = tmp_path_factory.mktemp("actions") / "actions.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([str(BIN / "rasa"), "run", "actions"], cwd=ROOT,
-                                   env=BARE_ENV, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        assert wait_until_up(ACTIONS_URL, process, 120), log.read_text()[-3000:]
+    with serving(Server("actions", [str(BIN / "rasa"), "run", "actions"], ACTIONS_URL, BARE_ENV,
+                        tmp_path_factory.mktemp("actions")), timeout=120):
         yield
-    finally:
-        stop([process])
 
 
 def say(port: int, sender: str, text: str) -> List[Dict[str, Any]]:
@@ -64,13 +58,10 @@ def test_rasa_run_answers_as_make_run_does(tmp_path: Path, answers: YamlContentS
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     port = free_port()
-    log = tmp_path / "rasa.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [str(BIN / "rasa"), "run", *api, "--port", str(port), "--interface", "127.0.0.1"],
-            cwd=ROOT, env=BARE_ENV, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        assert wait_until_up(f"http://127.0.0.1:{port}/", process, 300), log.read_text()[-3000:]
+    rasa = Server("rasa", [str(BIN / "rasa"), "run", *api, "--port", str(port),
+                           "--interface", "127.0.0.1"],
+                  f"http://127.0.0.1:{port}/", BARE_ENV, tmp_path)
+    with serving(rasa):
         texts = [m.get("text", "") for m in say(port, f"cli-{port}", "why do I get leg cramps "
                                                                     "at night?")]
         assert answers.get("causes").answer.split("\n\n")[0] in texts
@@ -79,9 +70,7 @@ def test_rasa_run_answers_as_make_run_does(tmp_path: Path, answers: YamlContentS
             port, f"cli-urgent-{port}", "my calf is swollen, hot and red and it hurts"))
         assert "blood clot" in urgent.lower()
         assert answers.get("causes").answer.split("\n\n")[0] not in urgent
-    finally:
-        stop([process])
-    assert "RasaException" not in log.read_text()
+    assert "RasaException" not in rasa.log_text()
 
 
 @pytest.mark.usefixtures("action_server")

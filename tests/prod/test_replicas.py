@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,10 +35,9 @@ from rasa.shared.exceptions import RasaException
 from stores.redis_lock_store import AtomicRedisLockStore
 from tests.prod.conftest import Services, lock_keys
 from tests.servers import BIN, MODEL, ROOT
-from tools.run import free_port, wait_until_up
+from tools.processes import Server, ServerGroup, free_port, serving
 
 ATOMIC = "stores.redis_lock_store.AtomicRedisLockStore"
-STARTUP_TIMEOUT = 300  # seconds for each server to answer (model loading, 2 busy cores)
 CONVERSATIONS = 2
 MESSAGES = [  # 10 per conversation, all different so each can be found in the events
     "hi",
@@ -77,27 +75,11 @@ class Cluster:
 
     replicas: List[str]
     logs: Path
-    processes: List[subprocess.Popen[bytes]] = field(default_factory=list)
+    servers: ServerGroup = field(default_factory=ServerGroup)
 
     def log_tails(self, lines: int = 30) -> str:
         """The end of every server log, for failure messages."""
-        parts = []
-        for log in sorted(self.logs.glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {log.name}\n" + "\n".join(tail))
-        return "\n".join(parts)
-
-
-def _stop(processes: List[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        return self.servers.log_tails(lines)
 
 
 @contextlib.contextmanager
@@ -121,26 +103,17 @@ def running_cluster(tmp: Path, services: Services, database: str,
     env = {**os.environ, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3",
            "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "RASA_TELEMETRY_ENABLED": "false",
            "SQL_POOL_SIZE": "5", "SQL_MAX_OVERFLOW": "5"}
-    cluster = Cluster([f"http://127.0.0.1:{port}" for port in rasa_ports], tmp)
-    try:
-        with open(tmp / "actions.log", "wb") as log:
-            cluster.processes.append(subprocess.Popen(
-                [str(BIN / "rasa"), "run", "actions", "--port", str(action_port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        for number, port in enumerate(rasa_ports, start=1):
-            with open(tmp / f"replica{number}.log", "wb") as log:
-                cluster.processes.append(subprocess.Popen(
-                    [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(port),
-                     "--interface", "127.0.0.1", "--endpoints", str(endpoints),
-                     "--credentials", str(credentials)],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        urls = [f"http://127.0.0.1:{action_port}/health", *cluster.replicas]
-        for url, process in zip(urls, cluster.processes, strict=True):
-            if not wait_until_up(url, process, STARTUP_TIMEOUT):
-                raise RuntimeError(f"{url} did not come up:\n{cluster.log_tails()}")
-        yield cluster
-    finally:
-        _stop(cluster.processes)
+    servers = [Server("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(action_port)],
+                      f"http://127.0.0.1:{action_port}/health", env, tmp)]
+    for number, port in enumerate(rasa_ports, start=1):
+        servers.append(Server(
+            f"replica{number}",
+            [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(port),
+             "--interface", "127.0.0.1", "--endpoints", str(endpoints),
+             "--credentials", str(credentials)],
+            f"http://127.0.0.1:{port}/", env, tmp))
+    with serving(*servers) as group:
+        yield Cluster([f"http://127.0.0.1:{port}" for port in rasa_ports], tmp, group)
 
 
 # --- the conversation workload ---------------------------------------------------------

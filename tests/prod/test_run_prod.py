@@ -7,9 +7,7 @@ database, the project's endpoints.prod.yml filled from `services.sh env`.
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 from pathlib import Path
 from typing import Iterator, List
 
@@ -17,8 +15,8 @@ import pytest
 import requests
 
 from tests.prod.conftest import Services
-from tests.servers import BIN, MODEL, ROOT
-from tools.run import free_port, wait_until_up
+from tests.servers import BIN, MODEL
+from tools.processes import Server, free_port, serving
 
 CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
 
@@ -48,26 +46,15 @@ def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
     env = {**inherited, **services.env, "DB_NAME": services.database,
            "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
-    log_path = tmp / "run.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
-             "--endpoints", "endpoints.prod.yml", "--replicas", "2", "--port", str(port),
-             "--actions-port", str(actions_port), "--web-port", "0"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     bases = [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"]
-    try:
-        for base in bases:
-            if not wait_until_up(f"{base}/", process, 300):
-                pytest.fail(f"tools/run.py --replicas 2 did not start:\n{log_path.read_text()}")
+    run = Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
+                         "--endpoints", "endpoints.prod.yml", "--replicas", "2",
+                         "--port", str(port), "--actions-port", str(actions_port),
+                         "--web-port", "0"],
+                 f"{bases[0]}/", env, tmp)
+    with serving(run):
+        run.wait_up(url=f"{bases[1]}/")
         yield bases
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_two_replicas_share_one_conversation_in_postgres(replicas: List[str],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence, Set
 
@@ -14,7 +13,7 @@ import requests
 
 from tests.servers import ROOT
 from tools.action_server import DEFAULT_HOST, create_argument_parser
-from tools.run import action_server_command, free_port, wait_until_up
+from tools.processes import Server, action_server_command, free_port, serving
 
 LIMIT = 64 * 1024
 
@@ -44,20 +43,10 @@ def action_server(tmp: Path, env: Optional[Dict[str, str]] = None,
     inherited = {k: v for k, v in os.environ.items() if k != "ACTION_SERVER_HOST"}
     full_env = {**inherited, "CONTENT_DIR": str(ROOT / "content"),
                 "ACTION_SERVER_MAX_REQUEST_SIZE": str(LIMIT), **(env or {})}
-    with open(tmp / "actions.log", "w") as log:
-        process = subprocess.Popen([*action_server_command(port), *args], cwd=ROOT, env=full_env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    try:
-        assert wait_until_up(f"http://{health_host}:{port}/health", process, 120), \
-            (tmp / "actions.log").read_text()
+    server = Server("actions", [*action_server_command(port), *args],
+                    f"http://{health_host}:{port}/health", full_env, tmp)
+    with serving(server, timeout=120):
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -18,15 +17,15 @@ from connectors.resilience import TROUBLE_TEXT
 from nightcramps.content_store import YamlContentStore
 from tests.security.test_action_server import connects, listening
 from tests.servers import BIN, MODEL, ROOT, TRACKER_STORE
-from tools.run import (
+from tools.processes import (
     REQUEST_MAX_SIZE,
+    Server,
     action_server_command,
-    action_server_health,
-    api_args,
     free_port,
     server_env,
-    wait_until_up,
+    serving,
 )
+from tools.run import action_server_health, api_args
 
 CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
 
@@ -44,7 +43,7 @@ def test_servers_get_the_request_size_limit_unless_set() -> None:
 
 def test_action_server_is_started_through_the_binding_script() -> None:
     command = action_server_command(5055)
-    assert command[1].endswith("tools/action_server.py") and "5055" in command
+    assert command[1:3] == ["-m", "tools.action_server"] and "5055" in command
     assert action_server_health({}, 5055) == "http://127.0.0.1:5055/health"
     assert action_server_health({"ACTION_SERVER_HOST": "10.1.2.3"}, 1) == "http://10.1.2.3:1/health"
     assert action_server_health({"ACTION_SERVER_HOST": "0.0.0.0"}, 1) == "http://127.0.0.1:1/health"
@@ -81,24 +80,11 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     run = MadeRun(tmp_path_factory.mktemp("made-run"))
-    with open(run.tmp / "run.log", "w") as log:
-        process = subprocess.Popen(
-            [str(BIN / "python"), "tools/run.py", "--model", str(MODEL), "--port", str(run.port),
-             "--actions-port", str(run.actions_port), "--web-port", "0",
-             "--endpoints", str(run.endpoints)],
-            cwd=ROOT, env=run.env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    try:
-        if not wait_until_up(f"{run.base}/", process, 300):
-            pytest.fail(f"tools/run.py did not start:\n{(run.tmp / 'run.log').read_text()}")
+    with serving(Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
+                                "--port", str(run.port), "--actions-port", str(run.actions_port),
+                                "--web-port", "0", "--endpoints", str(run.endpoints)],
+                        f"{run.base}/", run.env(), run.tmp)):
         yield run
-    finally:
-        process.send_signal(signal.SIGINT)  # run.py stops both servers on Ctrl-C
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_make_run_keeps_the_api_off_without_a_token(made_run: MadeRun) -> None:

@@ -14,15 +14,7 @@ from typing import Any, Dict, Iterator, List
 from connectors.credentials import write_active_credentials
 from tools.load.deadline import Deadline
 from tools.load.lost import verify
-from tools.load.servers import (
-    MODEL,
-    ROOT,
-    Group,
-    action_server_command,
-    load_env,
-    project_endpoints,
-    rasa_command,
-)
+from tools.load.servers import MODEL, ROOT, load_env, project_endpoints, rasa_command
 from tools.load.services import local_services
 from tools.load.stock import prepare_stock, stock_actions_package
 from tools.load.traffic import (
@@ -34,7 +26,8 @@ from tools.load.traffic import (
     single_users,
     warm_up,
 )
-from tools.run import free_port, workers
+from tools.processes import Server, ServerGroup, action_server_command, free_port
+from tools.run import workers
 from tools.stats import summary
 
 
@@ -42,7 +35,7 @@ from tools.stats import summary
 def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadline
                             ) -> Iterator[List[System]]:
     """Starts ours (and stock, and ours-before) with their action servers."""
-    group = Group(tmp)
+    group = ServerGroup()
     systems: List[System] = []
 
     def launch(name: str, model: Path, cwd: Path, endpoints_text: str, credentials: Path,
@@ -53,11 +46,11 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
                                                     f"http://127.0.0.1:{action_port}/webhook"))
         env = load_env(extra_env)
         token = secrets.token_hex(16)
-        group.start(f"{name}-actions", action_server_command(action_port, actions), cwd, env,
-                    f"http://127.0.0.1:{action_port}/health")
-        group.start(f"{name}-rasa", rasa_command(model, rasa_port, endpoints, credentials,
-                                                 token), cwd, env,
-                    f"http://127.0.0.1:{rasa_port}/")
+        group.start(Server(f"{name}-actions", action_server_command(action_port, actions),
+                           f"http://127.0.0.1:{action_port}/health", env, tmp, cwd))
+        group.start(Server(f"{name}-rasa", rasa_command(model, rasa_port, endpoints,
+                                                        credentials, token),
+                           f"http://127.0.0.1:{rasa_port}/", env, tmp, cwd))
         systems.append(System(name, [f"http://127.0.0.1:{rasa_port}"], token, sqlite=db))
 
     def launch_stock_settings(name: str, model: Path, cwd: Path, actions: str,
@@ -84,7 +77,7 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
             launch_stock_settings("stock", model, project, "stock_init_actions",
                                   {"PYTHONPATH": str(stock_actions_package(project))})
         print(f"Starting {', '.join(s.name for s in systems)} (logs in {tmp})...", flush=True)
-        group.wait()
+        group.wait_up()
         yield systems
     finally:
         group.stop()
@@ -140,7 +133,7 @@ def run_prod(args: argparse.Namespace, deadline: Deadline, tmp: Path) -> Dict[st
     stories = load_stories()
     report: Dict[str, Any] = {}
     with local_services(args.shared_services) as env:
-        group = Group(tmp)
+        group = ServerGroup()
         try:
             action_port = free_port()
             ports: List[int] = []
@@ -154,15 +147,16 @@ def run_prod(args: argparse.Namespace, deadline: Deadline, tmp: Path) -> Dict[st
             write_active_credentials(Path(args.credentials), credentials, {})  # REST only
             token = secrets.token_hex(16)
             senv = load_env(server_vars)
-            group.start("prod-actions", action_server_command(action_port), ROOT, senv,
-                        f"http://127.0.0.1:{action_port}/health")
+            group.start(Server("prod-actions", action_server_command(action_port),
+                               f"http://127.0.0.1:{action_port}/health", senv, tmp))
             for number, port in enumerate(ports, start=1):
-                group.start(f"prod-replica{number}",
-                            rasa_command(MODEL, port, Path(args.prod_endpoints), credentials,
-                                         token), ROOT, senv, f"http://127.0.0.1:{port}/")
+                group.start(Server(f"prod-replica{number}",
+                                   rasa_command(MODEL, port, Path(args.prod_endpoints),
+                                                credentials, token),
+                                   f"http://127.0.0.1:{port}/", senv, tmp))
             print(f"Starting the action server and 2 replicas on PostgreSQL database "
                   f"{env['DB_NAME']} (logs in {tmp})...", flush=True)
-            group.wait()
+            group.wait_up()
             system = System("prod", [f"http://127.0.0.1:{port}" for port in ports], token,
                             postgres={"host": env["DB_HOST"], "port": env["DB_PORT"],
                                       "db": env["DB_NAME"], "user": env["DB_USER"],

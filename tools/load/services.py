@@ -9,7 +9,7 @@ import uuid
 from typing import Dict, Iterator, Optional
 
 from tools.load.servers import ROOT
-from tools.run import free_port
+from tools.processes import free_port
 
 SERVICES_SH = ROOT / "scripts" / "services.sh"
 PRIVATE_SERVICES = ROOT / "build" / "services-loadbench"

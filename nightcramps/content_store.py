@@ -10,6 +10,7 @@ without retraining.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import threading
@@ -428,17 +429,10 @@ def content_dir() -> Path:
     return Path(os.environ.get("CONTENT_DIR", str(DEFAULT_CONTENT_DIR)))
 
 
-_default_store: Optional[YamlContentStore] = None
-_default_lock = threading.Lock()
-
-
+@functools.lru_cache(maxsize=1)
 def default_store() -> YamlContentStore:
     """The process-wide store, loaded on first use (never at import time)."""
-    global _default_store
-    with _default_lock:
-        if _default_store is None:
-            _default_store = YamlContentStore(content_dir())
-        return _default_store
+    return YamlContentStore(content_dir())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -33,6 +33,7 @@ payload, or rules edited since the model was loaded).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -448,14 +449,7 @@ def fingerprint(concepts: Mapping[str, Sequence[str]],
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-_default_net: Optional[SafetyNet] = None
-_default_lock = threading.Lock()
-
-
+@functools.lru_cache(maxsize=1)
 def default_safety_net() -> SafetyNet:
     """The process-wide safety net, compiled on first use (never at import time)."""
-    global _default_net
-    with _default_lock:
-        if _default_net is None:
-            _default_net = SafetyNet.from_file(content_dir() / "safety.yml")
-        return _default_net
+    return SafetyNet.from_file(content_dir() / "safety.yml")

@@ -3,6 +3,7 @@
 Usage:
     python -m tools.patch_benchmark [--rounds 5] [--conversations 20] [--turns 10]
                                     [--long-turns 60] [--stock-rule-model PATH]
+                                    [--only VARIANT ...]
 
 Starts one assistant per variant, all at once (same model, same machine, same
 background load), and then takes turns between them:
@@ -128,9 +129,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--long-turns", type=int, default=60)
     parser.add_argument("--stock-rule-model", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", nargs="+", default=None, metavar="VARIANT",
+                        help="measure only these variants (besides `all`), e.g. "
+                             "'without graph_runner' 'stock RulePolicy'")
     args = parser.parse_args(argv)
     order = random.Random(args.seed)
-    chosen = variants(args.stock_rule_model)
+    chosen = [variant for variant in variants(args.stock_rule_model)
+              if args.only is None or variant.name == "all" or variant.name in args.only]
     with tempfile.TemporaryDirectory(prefix="patch-benchmark-") as tmp, \
             started(chosen, Path(tmp)):
         for variant in chosen:  # warm up: first calls load lazily

@@ -129,7 +129,7 @@ def test_make_run_serialises_a_conversation_across_its_workers(made_run: MadeRun
     shared lock, two workers would handle the same conversation at once and
     interleave or lose events.
     """
-    rasa = subprocess.run(["pgrep", "-f", "--", f"rasa run .*--port {made_run.port} "],
+    rasa = subprocess.run(["pgrep", "-f", "--", f"rasa run .*--port {made_run.port}( |$)"],
                           capture_output=True, text=True, check=False).stdout.split()
     assert len(rasa) == 3, rasa  # Sanic's main process and run.py's default of 2 workers
     url = f"{made_run.base}/webhooks/rest/webhook"

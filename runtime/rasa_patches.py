@@ -4,8 +4,9 @@ Everything else extends Rasa through its extension points (components and
 policies named in config.yml, tracker and lock stores, channels, actions). The
 changes below have no such point. Each is listed in `PATCHES` with what it
 replaces and why; the code it installs lives beside this module
-(`runtime.action_calls`, `runtime.graph_runner`, `stores.sql_tracker_store`),
-and only this module assigns to Rasa's objects.
+(`runtime.action_calls`), and only this module assigns to Rasa's objects. Each
+was kept because a side-by-side measurement showed it pays, or because users
+need what it does (docs/performance.md).
 
 `install()` is the one call that puts them in place. It is made by the
 `components.rasa_runtime.RasaRuntime` component at the head of the NLU
@@ -29,12 +30,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import rasa
 from rasa.core.actions.action import RemoteAction
-from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
-from runtime import action_calls, graph_runner
-from stores import sql_tracker_store
+from runtime import action_calls
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +69,12 @@ PATCHES: Tuple[Patch, ...] = (
     Patch("pooled_sessions", EndpointConfig, "session",
           "Reuses connections to the action server instead of one per call "
           "(runtime/action_calls.py)."),
-    Patch("graph_runner", DaskGraphRunner, "run",
-          "Runs the model's nodes in a cached order instead of through dask "
-          "(runtime/graph_runner.py)."),
-    Patch("event_class_cache", Event, "resolve_by_type",
-          "Finds an event's class from a cache instead of walking every Event "
-          "subclass (stores/sql_tracker_store.py)."),
 )
+#: Changes measured and removed because their gain did not show beyond the
+#: run-to-run spread (docs/performance.md, "Changes to Rasa's internals"):
+#: `graph_runner` (DaskGraphRunner.run in a cached order, without dask) and
+#: `event_class_cache` (Event.resolve_by_type from a cache). The project's tracker
+#: store still reads its own events through a cached lookup.
 
 _lock = threading.Lock()
 #: Rasa's own attribute values, by patch name, while a patch is installed.
@@ -93,10 +90,6 @@ def _replacement(patch: Patch, original: Any) -> Any:
                                                    original)
     if patch.name == "pooled_sessions":
         return action_calls.pooled_session
-    if patch.name == "graph_runner":
-        return graph_runner.run_in_order
-    if patch.name == "event_class_cache":
-        return staticmethod(sql_tracker_store.resolve_by_type)
     raise ValueError(f"unknown patch {patch.name!r}")
 
 

@@ -190,8 +190,7 @@ def tuned_engine(url: sa.engine.URL) -> Engine:
 
 
 _event_classes: Dict[str, Type[Event]] = {}
-#: Rasa's `Event.resolve_by_type`, for names not in the cache (even once
-#: `resolve_by_type` below has replaced it).
+#: Rasa's `Event.resolve_by_type`, for names not in the cache.
 _RASA_RESOLVE_BY_TYPE: Callable[..., Optional[Type[Event]]] = Event.resolve_by_type
 
 
@@ -203,8 +202,8 @@ def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None
     (`all_subclasses`, with an `inspect.isabstract` check per class): for a tracker of
     a thousand events that was over 40% of a turn. The answer is cached here; names
     not in the cache (events defined after the first lookup) still go through Rasa.
-    `connectors.resilience.install()` puts it in Rasa's place, so events returned by
-    the action server and rebuilt for redaction are found without the walk too.
+    Only this store's reads use it: putting it in Rasa's place for every lookup
+    was measured and did not pay (docs/performance.md).
     """
     if not _event_classes:
         for subclass in all_subclasses(Event):  # Rasa's order: the first match wins

@@ -193,10 +193,10 @@ def test_uninstall_gives_back_stock_rasa(installed: None) -> None:
 def test_the_selection_variable_names_the_changes() -> None:
     assert [p.name for p in rasa_patches.selected("none")] == []
     assert len(rasa_patches.selected("all")) == len(rasa_patches.PATCHES)
-    assert [p.name for p in rasa_patches.selected("graph_runner, pooled_sessions")] == [
-        "graph_runner", "pooled_sessions"]
+    assert [p.name for p in rasa_patches.selected("response_validation, pooled_sessions")] == [
+        "response_validation", "pooled_sessions"]
     with pytest.raises(ValueError, match="unknown changes"):
-        rasa_patches.selected("graph_runner,no_such_change")
+        rasa_patches.selected("pooled_sessions,graph_runner")  # measured and removed
 
 
 def test_request_bodies_hold_the_same_json_values() -> None:
@@ -220,19 +220,18 @@ def test_what_ujson_refuses_goes_through_json(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.usefixtures("installed")
-def test_event_classes_are_found_as_rasa_finds_them() -> None:
-    rasa_resolve = sql_tracker_store._RASA_RESOLVE_BY_TYPE
-    assert Event.resolve_by_type is sql_tracker_store.resolve_by_type
+def test_the_tracker_store_finds_event_classes_as_rasa_does() -> None:
+    # The store's own cached lookup; Rasa's `Event.resolve_by_type` stays Rasa's.
+    assert Event.__dict__["resolve_by_type"].__func__.__module__ == "rasa.shared.core.events"
+    resolve = sql_tracker_store.resolve_by_type
     names = {cls.type_name for cls in all_subclasses(Event)}
     assert len(names) > 20
     for name in names:
-        assert Event.resolve_by_type(name) is rasa_resolve(name)
-    assert Event.resolve_by_type("topic") is None
-    assert Event.resolve_by_type("no-such-event", default=SlotSet) is SlotSet
+        assert resolve(name) is Event.resolve_by_type(name)
+    assert resolve("topic") is None
+    assert resolve("no-such-event", default=SlotSet) is SlotSet
     with pytest.raises(ValueError, match="Unknown event name 'no-such-event'"):
-        Event.resolve_by_type("no-such-event")
-    assert Event.from_parameters({"event": "slot", "name": "topic", "value": "x"}) == SlotSet(
-        "topic", "x")
+        resolve("no-such-event")
 
 
 @pytest.mark.usefixtures("installed")

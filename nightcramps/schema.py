@@ -201,7 +201,8 @@ def validate(model: Type[ModelT], data: Any, path: Path, prefix: Loc = ()) -> Mo
         The validated model.
 
     Raises:
-        ContentError: naming the file, the line and the field of the first error.
+        ContentError: naming the file, the line and the field of the error
+            nearest the top of the file.
     """
     try:
         if "__root__" in model.__fields__:  # pydantic wraps the data itself
@@ -211,6 +212,8 @@ def validate(model: Type[ModelT], data: Any, path: Path, prefix: Loc = ()) -> Mo
                                "must be a mapping of fields", locate(path, prefix)[1])
         return model.parse_obj(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        problem = _PROBLEMS.get(first["type"], first["msg"])
-        raise content_error(path, (*prefix, *first["loc"]), problem) from None
+        # The problem nearest the top of the file, as a reader meets them.
+        found = [content_error(path, (*prefix, *item["loc"]),
+                               _PROBLEMS.get(item["type"], item["msg"]))
+                 for item in error.errors()]
+        raise min(found, key=lambda problem: problem.line or 0) from None

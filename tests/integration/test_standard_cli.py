@@ -52,7 +52,8 @@ def say(port: int, sender: str, text: str) -> List[Dict[str, Any]]:
 
 
 @pytest.mark.usefixtures("action_server")
-@pytest.mark.parametrize("api", [[], ["--enable-api"]])
+# `rasa run --enable-api` is what every other suite runs (tools/running_assistant.py).
+@pytest.mark.parametrize("api", [[]])
 def test_rasa_run_answers_as_make_run_does(tmp_path: Path, answers: YamlContentStore,
                                            api: List[str]) -> None:
     if not MODEL.exists():

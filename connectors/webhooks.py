@@ -12,6 +12,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.choices import resolve_choice
+from nightcramps.text_limits import cap_metadata, cap_sender, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ async def deliver(
     metadata: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
 ) -> None:
-    """Hands a user message to Rasa; a typed number first becomes its choice's payload.
+    """Hands a user message to Rasa, capped; a typed number first becomes its choice's payload.
 
     Errors are logged, not raised: the platform has delivered the message, and
     an error status would only make it deliver the same message again.
@@ -92,6 +93,11 @@ async def deliver(
         message_id: The platform's id of the message.
     """
     try:
+        # As the REST channel does: capped and cleaned before any regex, spaCy or
+        # storage step (nightcramps/text_limits.py), whatever the platform sent.
+        text = clean_text(text)
+        sender_id = cap_sender(sender_id)
+        metadata = cap_metadata(metadata) or None
         text = await resolve_choice(request, sender_id, text)
         await on_new_message(
             UserMessage(text, output, sender_id, input_channel=input_channel,

@@ -214,7 +214,6 @@ def assert_all_gone(run: Run, took: float, exit_code: int) -> None:
     assert "Stopped." in run.log.read_text()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_everything_stops_within_15_s_with_a_stuck_worker(run: Run, signum: int) -> None:
     freeze(run.rasa_workers[0])
@@ -227,7 +226,6 @@ def test_everything_stops_within_15_s_with_a_stuck_worker(run: Run, signum: int)
     print(f"everything stopped {took:.1f} s after {signal.Signals(signum).name}")
 
 
-@pytest.mark.slow
 def test_a_server_dying_stops_the_rest_and_its_orphaned_workers(run: Run) -> None:
     # `rasa run` killed outright: its workers live on without it, holding the port.
     freeze(run.rasa_workers[0])

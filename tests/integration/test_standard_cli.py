@@ -20,8 +20,6 @@ from nightcramps.content_store import YamlContentStore
 from tests.servers import BIN, MODEL, ROOT
 from tools.processes import Server, free_port, serving
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
-
 #: endpoints.yml's action server.
 ACTIONS_URL = "http://127.0.0.1:5055/health"
 #: Only what any shell has: no project, Rasa or channel variable.

@@ -24,8 +24,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
@@ -37,6 +38,9 @@ HOST_ENV = "ACTION_SERVER_HOST"
 MAX_REQUEST_SIZE_ENV = "ACTION_SERVER_MAX_REQUEST_SIZE"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
+#: Modules the action server never loads: nothing it runs uses them, and thinc
+#: (imported by spaCy) loads TensorFlow whenever it can.
+REFUSED_MODULES = ("tensorflow",)
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,30 @@ def create_argument_parser() -> argparse.ArgumentParser:
                                     or DEFAULT_MAX_REQUEST_SIZE),
                         help="largest request body accepted, in bytes "
                              f"(default: ${MAX_REQUEST_SIZE_ENV}, else 16 MiB)")
+    parser.add_argument("--allow-tensorflow", action="store_true",
+                        help="let thinc load TensorFlow (for memory measurements only)")
     return parser
+
+
+def refuse_imports(names: Sequence[str] = REFUSED_MODULES) -> List[str]:
+    """Makes every later `import` of these modules raise `ImportError`.
+
+    A `None` in `sys.modules` is Python's own way to say "not available": thinc's
+    `import tensorflow` then fails as if TensorFlow were not installed, and thinc
+    carries on without its TensorFlow shim. Modules already imported are left alone.
+
+    Args:
+        names: Top-level module names.
+
+    Returns:
+        The names refused now (those not imported already).
+    """
+    refused = []
+    for name in names:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
+            refused.append(name)
+    return refused
 
 
 async def error_response(request: Request, exception: Exception) -> HTTPResponse:
@@ -94,6 +121,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from rasa_sdk.endpoint import create_ssl_context
 
     args = create_argument_parser().parse_args(argv)
+    if not args.allow_tensorflow:
+        refuse_imports()
     logging.getLogger("matplotlib").setLevel(logging.WARN)
     utils.configure_colored_logging(args.loglevel)
     utils.configure_file_logging(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME),

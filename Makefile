@@ -12,6 +12,7 @@ MODEL := models/night-cramps.tar.gz
 SPACY_PIPELINE := build/spacy_pipeline/meta.json
 CHROMIUM := /usr/bin/chromium
 AXE := node_modules/axe-core/axe.min.js
+HTMX := node_modules/htmx.org/dist/htmx.min.js
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
                    $(wildcard components/*.py) $(wildcard policies/*.py) $(SPACY_PIPELINE)
 
@@ -23,7 +24,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help install spacy train run run-prod test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
-        privacy-tests security-tests fault-tests load-benchmark turn-budget purge
+        privacy-tests security-tests fault-tests load-benchmark turn-budget purge staff-user
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -49,6 +50,11 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# htmx, served by the content console (console/) from node_modules: nothing from a CDN.
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 $(SPACY_PIPELINE): content/vocabulary.yml tools/build_spacy_pipeline.py $(BIN)/.installed
 	$(BIN)/python -m tools.build_spacy_pipeline
 
@@ -59,17 +65,18 @@ $(MODEL): $(TRAINING_INPUTS) $(BIN)/.installed
 
 train: $(MODEL) ## Train if data, config or domain changed since the last model
 
-run: $(MODEL) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
+run: $(MODEL) $(HTMX) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
 	$(BIN)/python -m tools.run --model "$$($(BIN)/python -m tools.content.publish --current)"
 
-run-prod: $(MODEL) ## The production profile: local PostgreSQL and Redis, REPLICAS Rasa processes (default 2)
+run-prod: $(MODEL) ## The production profile: PostgreSQL, Redis, REPLICAS Rasa processes (default 2) behind nginx (localhost:8000)
 	bash scripts/services.sh install
 	bash scripts/services.sh start
 	eval "$$(bash scripts/services.sh env)" && $(BIN)/python -m tools.run --endpoints endpoints.prod.yml \
-	    --replicas $(or $(REPLICAS),2) --model "$$($(BIN)/python -m tools.content.publish --current)"
+	    --replicas $(or $(REPLICAS),2) --proxy-port $(or $(PROXY_PORT),8000) --web-port 0 \
+	    --model "$$($(BIN)/python -m tools.content.publish --current)"
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check nightcramps actions components connectors policies runtime stores tools tests
+	$(BIN)/ruff check nightcramps actions components connectors policies runtime stores tools console tests
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -93,7 +100,7 @@ channel-tests: $(MODEL) ## Telegram, Slack, Messenger and WhatsApp webhooks, end
 browser-tests: $(MODEL) $(CHROMIUM) $(AXE) ## The web widget in headless chromium
 	$(BIN)/python -m pytest tests/browser -m browser
 
-prod-tests: $(MODEL) ## Production profile: atomic Redis lock, two replicas on PostgreSQL
+prod-tests: $(MODEL) ## Production profile: atomic Redis lock, two replicas on PostgreSQL, nginx
 	bash scripts/services.sh install
 	$(BIN)/python -m pytest tests/prod -m services
 
@@ -136,6 +143,10 @@ publish: $(MODEL) ## Load the trained model into the running assistant (needs RA
 
 rollback: $(BIN)/.installed ## Serve the previously published model again (needs RASA_API_TOKEN)
 	$(BIN)/python -m tools.content.publish --rollback
+
+staff-user: $(BIN)/.installed ## Create a console account: make staff-user EMAIL=you@example.org ROLE=editor|reviewer|admin
+	$(BIN)/python -m console.staff_user --email "$(EMAIL)" --role "$(or $(ROLE),editor)" \
+	    --endpoints "$(or $(ENDPOINTS),endpoints.yml)"
 
 inbox: $(BIN)/.installed ## Messages the assistant struggled with; triage them (see docs/content-guide.md)
 	$(BIN)/python -m tools.content.inbox

@@ -1,0 +1,5 @@
+// The console's only script of its own (htmx does the rest).
+// A session that ended while the page was open: htmx requests get 401; go to the login page.
+document.addEventListener("htmx:responseError", (event) => {
+  if (event.detail.xhr.status === 401) window.location.assign("/login");
+});

@@ -247,4 +247,4 @@ def contrast_ratio(foreground: str, background: str = "#FFFFFF") -> float:
         return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
     lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
+    return float((lighter + 0.05) / (darker + 0.05))

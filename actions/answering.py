@@ -3,7 +3,8 @@
 Every action here derives from `StoreAction`, which checks the safety net before
 anything else: a message with a red flag gets the urgent-care answer, whatever
 the action was asked to do. Every answer goes out through `send_entry`, which
-appends the store's disclaimer and sets the `topic` slot. After the second
+ends it with its small print (the store's disclaimer and the entry's sources
+line, `nightcramps.small_print`) and sets the `topic` slot. After the second
 answer of a session, `run` asks whether it helped (actions/feedback.py), and
 `ActionRecordFeedback` records the reply against the content id.
 """
@@ -30,6 +31,7 @@ from actions.feedback import (
 from nightcramps.content_store import ContentStore, Entry, default_store
 from nightcramps.contract import FEEDBACK_SLOT, FEEDBACK_TOPIC_SLOT, TOPIC_SLOT, URGENT_INTENT
 from nightcramps.safety import SafetyNet, default_safety_net
+from nightcramps.small_print import SmallPrint
 
 URGENT_TOPIC = "urgent_care"
 DOCTOR_TOPIC = "see_a_doctor"
@@ -40,9 +42,15 @@ PERSONAL_ADVICE_PREFACE = (
 )
 
 
-def with_disclaimer(text: str, disclaimer: str) -> str:
-    """Appends the disclaimer to a message."""
-    return f"{text}\n\n{disclaimer}"
+def send_with_small_print(dispatcher: CollectingDispatcher, body: str,
+                          small_print: SmallPrint) -> None:
+    """Sends `body` ending with its small print, in one message.
+
+    The text carries the small print, so every channel shows the disclaimer; the
+    message's metadata carries it too (`small_print`), so a channel can show it
+    apart from the answer (the widget's REST channel, connectors/rest_output.py).
+    """
+    dispatcher.utter_message(text=small_print.append_to(body), **small_print.as_metadata())
 
 
 #: At most this many topics are offered.
@@ -116,11 +124,16 @@ class StoreAction(Action, ABC):
         text: Optional[str] = None,
         preface: Optional[str] = None,
     ) -> List[EventType]:
-        """Sends an entry's answer (or `text`) with the disclaimer; sets `topic`."""
+        """Sends an entry's answer (or `text`) with its small print; sets `topic`.
+
+        The small print is the store's disclaimer and the entry's sources line
+        ("Sources: ... · Reviewed Dec 2026").
+        """
         body = text if text is not None else entry.answer
         if preface:
             body = f"{preface}\n\n{body}"
-        dispatcher.utter_message(text=with_disclaimer(body, self.store.disclaimer))
+        small_print = SmallPrint.for_entry(entry, self.store.disclaimer, self.store.sources)
+        send_with_small_print(dispatcher, body, small_print)
         return [SlotSet(TOPIC_SLOT, entry.id)]
 
     def send_topic(
@@ -221,10 +234,10 @@ def offer_related(
 
 
 def send_topic_list(store: ContentStore, dispatcher: CollectingDispatcher) -> List[EventType]:
-    """Lists every topic title in the store, with the disclaimer."""
+    """Lists every topic title in the store, with the disclaimer as its small print."""
     titles = "\n".join(f"- {entry.title}" for entry in store.entries())
     text = f"You can ask me about night-time leg cramps, for example:\n{titles}"
-    dispatcher.utter_message(text=with_disclaimer(text, store.disclaimer))
+    send_with_small_print(dispatcher, text, SmallPrint(store.disclaimer))
     return []
 
 

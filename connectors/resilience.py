@@ -25,6 +25,9 @@
   whose answer it did not receive, e.g. because a replica died), the stored
   answer is returned instead of processing the message a second time. The check
   costs one read of the tracker, so it is only made when an id is sent.
+- **One message per store answer.** A store answer and its small print (the
+  disclaimer and the sources line) come as one message, the small print in its
+  `custom` (`connectors.rest_output`), also when a stored answer is sent again.
 - After the model is loaded, its objects are frozen for the garbage collector
   (`runtime.gc_tuning`), so full collections no longer pause the worker.
 
@@ -44,7 +47,7 @@ import logging
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -53,6 +56,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.rest_output import RestOutput
 from nightcramps.content_store import default_store
 from nightcramps.text_limits import cap_metadata, cap_sender, clean_text
 from runtime import gc_tuning
@@ -124,7 +128,7 @@ async def stored_answer(tracker: Optional[DialogueStateTracker], message_id: str
     events = list(tracker.events)
     for index, event in enumerate(events):
         if isinstance(event, UserUttered) and event.message_id == message_id:
-            collector = CollectingOutputChannel()
+            collector = RestOutput()
             for later in events[index + 1:]:
                 if isinstance(later, UserUttered):
                     break
@@ -204,7 +208,7 @@ class ResilientRestInput(RestInput):
                                          metadata),
                     content_type="text/event-stream")
             begin_request()
-            collector = CollectingOutputChannel()
+            collector = RestOutput()
             client_id = _message_id(request)
             message = UserMessage(text, collector, sender_id, input_channel=input_channel,
                                   metadata=metadata, message_id=client_id)

@@ -32,8 +32,9 @@ from nightcramps.schema import (
     validate,
 )
 
-__all__ = ["DEFAULT_CONTENT_DIR", "KNOWN_GROUPS", "LABEL_TOPICS", "ContentError", "ContentStore",
-           "Entry", "Source", "YamlContentStore", "content_dir", "default_store", "load_snapshot",
+__all__ = ["DEFAULT_CONTENT_DIR", "KNOWN_GROUPS", "LABEL_TOPICS", "REVIEW_MONTHS",
+           "SHORT_NAME_LIMIT", "ContentError", "ContentStore", "Entry", "Source",
+           "YamlContentStore", "add_months", "content_dir", "default_store", "load_snapshot",
            "parse_entry", "parse_vocabulary"]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,26 @@ LABEL_TOPICS = {
     "condition": "medical_conditions",
     "activity": "exercise",
 }
+#: An entry is due for review this many months after `last_reviewed`, unless it
+#: names its own `next_review`.
+REVIEW_MONTHS = 12
+#: The longest `short` name of a source (the sources line under answers stays short).
+SHORT_NAME_LIMIT = 24
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` calendar months later (earlier if negative).
+
+    A day the target month lacks becomes its last day (2024-02-29 + 12 months is
+    2025-02-28).
+    """
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    for last in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month + 1, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover - every month has a 28th
 
 
 # --- the schema of the files ----------------------------------------------------------
@@ -75,6 +96,8 @@ class TopicModel(StrictModel):
     variants: Optional[VariantsModel] = None
     sources: List[Name]
     last_reviewed: IsoDate
+    reviewed_by: Optional[Text] = None
+    next_review: Optional[IsoDate] = None
     related: List[Name] = []
 
     @validator("sources")
@@ -88,7 +111,17 @@ class SourceModel(StrictModel):
     """An entry of store.yml's `sources`."""
 
     name: Text
+    short: Optional[Text] = None
     pages: List[Name] = []
+
+    @validator("short")
+    def _is_short(cls, short: Optional[str]) -> Optional[str]:
+        if short is not None and len(short.strip()) > SHORT_NAME_LIMIT:
+            raise ValueError(f"must be at most {SHORT_NAME_LIMIT} characters (it is shown "
+                             f"under every answer that names the source)")
+        if short is not None and "," in short:
+            raise ValueError("must not hold a comma (the sources line lists names with commas)")
+        return short
 
 
 class SourcesModel(BaseModel):
@@ -130,6 +163,12 @@ class Source:
     id: str
     name: str
     pages: Tuple[str, ...] = ()
+    short: str = ""
+
+    @property
+    def short_name(self) -> str:
+        """The name shown in the sources line under answers: `short`, else `name`."""
+        return self.short or self.name
 
 
 @dataclass(frozen=True)
@@ -145,6 +184,21 @@ class Entry:
     related: Tuple[str, ...] = ()
     variants: Mapping[str, str] = field(default_factory=dict)
     path: Optional[Path] = None
+    #: Who last reviewed the entry (None when the file does not say).
+    reviewed_by: Optional[str] = None
+    #: `next_review` as the file gives it (None: `REVIEW_MONTHS` after the last review).
+    next_review_given: Optional[dt.date] = None
+
+    @property
+    def next_review(self) -> dt.date:
+        """When the entry's next review is due: the file's `next_review`, else 12 months on."""
+        if self.next_review_given is not None:
+            return self.next_review_given
+        return add_months(self.last_reviewed, REVIEW_MONTHS)
+
+    def review_overdue(self, today: dt.date) -> bool:
+        """Whether the next review's date has passed by `today`."""
+        return today > self.next_review
 
     def text_for(self, group: Optional[str] = None) -> str:
         """Returns the answer, followed by the group's variant when there is one."""
@@ -158,6 +212,10 @@ class ContentStore(Protocol):
     @property
     def disclaimer(self) -> str:
         """The medical disclaimer that goes out with every answer."""
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        """The sources entries may name, by id."""
 
     def get(self, topic_id: str) -> Optional[Entry]:
         """Returns the entry with this id, or None."""
@@ -191,8 +249,13 @@ class _Snapshot:
 
 def _parse_sources(path: Path, raw: Any) -> Dict[str, Source]:
     """Validates store.yml's `sources` (found under `sources` in `path`)."""
-    model = validate(SourcesModel, raw, path, prefix=("sources",))
-    return {str(source_id): Source(str(source_id), spec.name, tuple(spec.pages))
+    return _sources_of(validate(SourcesModel, raw, path, prefix=("sources",)))
+
+
+def _sources_of(model: SourcesModel) -> Dict[str, Source]:
+    """The validated `sources` as `Source`s, by id."""
+    return {str(source_id): Source(str(source_id), " ".join(spec.name.split()),
+                                   tuple(spec.pages), " ".join((spec.short or "").split()))
             for source_id, spec in model.__root__.items()}
 
 
@@ -275,6 +338,8 @@ def parse_entry(path: Path, data: Mapping[str, Any], sources: Mapping[str, Sourc
     for index, source_id in enumerate(topic.sources):
         if source_id not in sources:
             raise content_error(path, ("sources", index), f"'{source_id}' is not in store.yml")
+    if topic.next_review is not None and topic.next_review <= topic.last_reviewed:
+        raise content_error(path, ("next_review",), "must be after last_reviewed")
     variants = topic.variants.dict(exclude_none=True) if topic.variants else {}
     return Entry(
         id=topic_id,
@@ -289,6 +354,8 @@ def parse_entry(path: Path, data: Mapping[str, Any], sources: Mapping[str, Sourc
         related=tuple(topic.related),
         variants={group: " ".join(text.split()) for group, text in variants.items()},
         path=path,
+        reviewed_by=" ".join(topic.reviewed_by.split()) if topic.reviewed_by else None,
+        next_review_given=topic.next_review,
     )
 
 
@@ -301,8 +368,7 @@ def load_snapshot(directory: Path) -> _Snapshot:
     store_file = directory / "store.yml"
     store = validate(StoreModel, read_yaml(store_file), store_file)
     disclaimer = store.disclaimer
-    sources = {str(source_id): Source(str(source_id), spec.name, tuple(spec.pages))
-               for source_id, spec in store.sources.__root__.items()}
+    sources = _sources_of(store.sources)
     vocabulary_file = directory / "vocabulary.yml"
     vocabulary = parse_vocabulary(vocabulary_file)
     synonyms, group_topics = _group_maps(vocabulary)

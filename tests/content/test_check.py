@@ -126,6 +126,35 @@ def test_review_date_is_judged_by_calendar_months(project: Path) -> None:
     assert review(stale) == [WARNING]
 
 
+def test_overdue_next_review_warns_at_its_line(project: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = project / "content/topics/sciatica.yml"
+    set_field(path, "last_reviewed", "2026-01-10")
+    set_field(path, "reviewed_by", "project maintainers\nnext_review: 2026-06-30")
+    line = line_of(path, "next_review:")
+    due = [p for p in check(project, Options(today=dt.date(2026, 6, 30)))
+           if p.path.endswith("sciatica.yml") and "review" in p.field]
+    assert due == []  # due today is not overdue yet
+    code, out = run(project, capsys, "--today", "2026-07-01")
+    assert code == 0, out
+    assert (f"content/topics/sciatica.yml:{line}: warning: next_review: review was due "
+            f"2026-06-30 (last reviewed 2026-01-10)") in out
+    # A later next_review stands in for the 12 months.
+    set_field(path, "next_review", "2028-01-10")
+    code, out = run(project, capsys, "--today", "2027-06-01")
+    assert "sciatica.yml" not in out
+
+
+def test_a_source_without_a_short_name_warns(project: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    store = project / "content/store.yml"
+    line = line_of(store, "short: NINDS")
+    store.write_text(store.read_text().replace("    short: NINDS\n", ""))
+    code, out = run(project, capsys)
+    assert code == 0, out
+    assert (f"content/store.yml:{line - 2}: warning: sources.ninds: no `short` name") in out
+
+
 def test_example_under_two_intents_is_an_error(project: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     nlu = project / "data/nlu/relief.yml"

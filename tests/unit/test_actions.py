@@ -21,6 +21,7 @@ from actions.fallback import ActionOfferTopics
 from actions.follow_up import ActionAnswerFollowUp
 from nightcramps.content_store import YamlContentStore
 from nightcramps.safety import SafetyNet
+from nightcramps.small_print import SmallPrint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,13 +45,30 @@ def tracker(
     return Tracker("user-1", {"topic": topic}, message, events, False, None, {}, "action_listen")
 
 
+def assert_small_print(message: Dict[str, Any], store: YamlContentStore,
+                       topic: Optional[str]) -> None:
+    """A store answer ends with its small print, which its metadata carries too.
+
+    The small print is the disclaimer, then (for a topic's answer) the topic's
+    sources line; the topic list has the disclaimer only.
+    """
+    entry = store.get(topic) if topic else None
+    expected = (SmallPrint.for_entry(entry, store.disclaimer, store.sources)
+                if entry is not None else SmallPrint(store.disclaimer))
+    assert message["text"].endswith(f"\n\n{store.disclaimer}" + (
+        f"\n{expected.sources}" if expected.sources else "")), message["text"][-200:]
+    assert message["small_print"] == expected.as_metadata()["small_print"]
+    if entry is not None:
+        assert expected.sources and expected.sources.startswith("Source")
+
+
 async def run(action: Any, t: Tracker) -> tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     return dispatcher.messages, events
 
 
-async def test_every_entry_goes_out_with_the_disclaimer(
+async def test_every_entry_goes_out_with_the_disclaimer_and_sources_line(
     store: YamlContentStore, net: SafetyNet
 ) -> None:
     action = ActionAnswerQuestion(store, net)
@@ -59,7 +77,7 @@ async def test_every_entry_goes_out_with_the_disclaimer(
         messages, events = await run(action, tracker(f"/{entry.intent}", entry.intent))
         assert len(messages) == 1, entry.id
         assert entry.answer in messages[0]["text"], entry.id
-        assert messages[0]["text"].endswith(store.disclaimer), entry.id
+        assert_small_print(messages[0], store, entry.id)
         assert events == [SlotSet("topic", entry.id)], entry.id
 
 
@@ -72,7 +90,7 @@ async def test_variants_also_carry_the_disclaimer(store: YamlContentStore, net: 
                         entities=[{"entity": "group", "value": word}])
             messages, events = await run(follow_up, t)
             assert variant in messages[0]["text"]
-            assert messages[0]["text"].endswith(store.disclaimer)
+            assert_small_print(messages[0], store, entry.id)
             assert events == [SlotSet("topic", entry.id)]
 
 
@@ -92,7 +110,7 @@ async def test_every_store_action_checks_red_flags_first(
     messages, events = await run(action_class(store, net),
                                  tracker("i have chest pain and my leg hurts", "ask_more"))
     assert events == [SlotSet("topic", "urgent_care")]
-    assert messages[0]["text"].endswith(store.disclaimer)
+    assert_small_print(messages[0], store, "urgent_care")
 
 
 async def test_the_nlu_guards_recorded_red_flag_is_honoured(store: YamlContentStore,
@@ -129,7 +147,7 @@ async def test_doses_and_diagnoses_get_see_a_doctor(
     messages, events = await run(ActionAnswerQuestion(store, net), tracker(text, intent))
     assert events == [SlotSet("topic", "see_a_doctor")]
     assert messages[0]["text"].startswith(PERSONAL_ADVICE_PREFACE)
-    assert messages[0]["text"].endswith(store.disclaimer)
+    assert_small_print(messages[0], store, "see_a_doctor")
 
 
 @pytest.mark.parametrize("text", ["do i have a blood clot", "i think i have a dvt in my leg",
@@ -140,7 +158,7 @@ async def test_a_suspected_clot_gets_the_urgent_answer_not_see_a_doctor(
     messages, events = await run(ActionAnswerQuestion(store, net),
                                  tracker(text, "request_dose_or_diagnosis"))
     assert events == [SlotSet("topic", "urgent_care")]
-    assert messages[0]["text"].endswith(store.disclaimer)
+    assert_small_print(messages[0], store, "urgent_care")
 
 
 async def test_group_in_question_adds_the_variant(store: YamlContentStore, net: SafetyNet) -> None:
@@ -196,7 +214,7 @@ async def test_topic_list_comes_from_the_store(store: YamlContentStore, net: Saf
     path.write_text(yaml.safe_dump(data))
     messages, events = await run(ActionListTopics(store, net), tracker("help", "ask_what_can_i_ask"))
     assert "Food and drink (edited)" in messages[0]["text"]
-    assert messages[0]["text"].endswith(store.disclaimer)
+    assert_small_print(messages[0], store, None)
     assert events == []
 
 

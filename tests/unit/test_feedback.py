@@ -59,7 +59,8 @@ async def test_the_second_answer_is_followed_by_the_question_with_two_buttons(
     second, events = await run(action, tracker("what helps right now", "ask_quick_relief",
                                                 [slot("topic", "causes")], topic="causes"))
     assert events == [SlotSet("topic", "quick_relief")]
-    assert len(second) == 2 and second[0]["text"].endswith(store.disclaimer)
+    assert len(second) == 2 and second[0]["text"].endswith(f"\n\n{store.disclaimer}\n"
+                                                           f"{second[0]['small_print']['sources']}")
     assert second[1]["text"] == QUESTION
     assert [(b["title"], b["payload"]) for b in second[1]["buttons"]] == CHOICES
 

@@ -15,6 +15,7 @@ from actions.answering import ActionAnswerQuestion
 from connectors.rendering import PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, render
 from nightcramps.content_store import YamlContentStore
 from nightcramps.safety import CHECK_KEY, SafetyNet
+from nightcramps.small_print import SmallPrint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +102,8 @@ async def test_a_red_flag_gets_its_lead_then_the_urgent_answer(
     urgent = store.get("urgent_care")
     assert urgent is not None
     lead = net.leads()[flag]
-    assert messages[0]["text"] == f"{lead}\n\n{urgent.answer}\n\n{store.disclaimer}"
+    small_print = SmallPrint.for_entry(urgent, store.disclaimer, store.sources)
+    assert messages[0]["text"] == f"{lead}\n\n{urgent.answer}\n\n{small_print.text}"
     assert events == [SlotSet("topic", "urgent_care")]
     assert len(messages) == 1  # no feedback question after urgent care
 
@@ -112,7 +114,8 @@ async def test_the_urgent_intent_alone_gets_no_lead(store: YamlContentStore,
                                     tracker("/report_urgent_symptoms", "report_urgent_symptoms"))
     urgent = store.get("urgent_care")
     assert urgent is not None
-    assert messages[0]["text"] == f"{urgent.answer}\n\n{store.disclaimer}"
+    small_print = SmallPrint.for_entry(urgent, store.disclaimer, store.sources)
+    assert messages[0]["text"] == f"{urgent.answer}\n\n{small_print.text}"
     assert events == [SlotSet("topic", "urgent_care")]
 
 

@@ -12,7 +12,10 @@ What is checked:
 - content/store.yml, content/vocabulary.yml and content/topics/*.yml follow the
   schema the action server enforces (nightcramps/content_store.py), the disclaimer is
   there, and every source a topic names is in store.yml's source list;
-- `last_reviewed` is not more than `--review-months` months old (warning);
+- no topic's review is overdue (warning): its `next_review` date has passed, or,
+  for a topic without one, `last_reviewed` is more than `--review-months` months
+  old; `last_reviewed` is not in the future (warning);
+- every source has a `short` name (warning), shown under answers;
 - every topic's intent is declared in domain.yml, has a rule or story in data/
   and has at least `--min-examples` training examples in data/nlu/;
 - every intent used in data/nlu/ is declared in domain.yml;
@@ -85,14 +88,21 @@ class Options:
 
 def months_before(day: dt.date, months: int) -> dt.date:
     """The same day `months` calendar months earlier (clamped to the month's end)."""
-    total = day.year * 12 + day.month - 1 - months
-    year, month = divmod(total, 12)
-    for last in (day.day, 30, 29, 28):
+    from nightcramps.content_store import add_months
+
+    return add_months(day, -months)
+
+
+def as_date(value: Any) -> Optional[dt.date]:
+    """A YAML date or ISO text as a date; None for anything else (the schema reports it)."""
+    if isinstance(value, str):
         try:
-            return dt.date(year, month + 1, min(day.day, last))
+            return dt.date.fromisoformat(value)
         except ValueError:
-            continue
-    raise ValueError(day)  # pragma: no cover - every month has a 28th
+            return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    return None
 
 
 def trigram_similarities(texts: Sequence[str], threshold: float
@@ -227,11 +237,18 @@ class Checker:
                      "a medical disclaimer is required (the action server will not start "
                      "without one)")
         try:
-            return set(_parse_sources(path, doc.data.get("sources")))
+            sources = _parse_sources(path, doc.data.get("sources"))
         except ContentError as error:
             self.add(ERROR, path, doc.line_of(error.field), error.field, error.problem)
             raw = doc.data.get("sources")
             return {str(s) for s in raw} if isinstance(raw, dict) else set()
+        for source in sources.values():
+            if not source.short:
+                self.add(WARNING, path, doc.line_of(f"sources.{source.id}"),
+                         f"sources.{source.id}",
+                         "no `short` name: answers that cite it show the full name in "
+                         "their sources line")
+        return set(sources)
 
     def check_vocabulary(self) -> Dict[str, Tuple[str, int]]:
         """The vocabulary file's schema; returns group -> (its topic, line)."""
@@ -334,24 +351,31 @@ class Checker:
                          f"'{item.value}' is not in content/store.yml's source list")
 
     def check_review_date(self, doc: LocatedYaml) -> None:
-        """Warns when `last_reviewed` is more than the allowed months old, or in the future."""
-        value: Any = doc.data.get("last_reviewed")
-        if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                return  # the schema check reports it
-        if not isinstance(value, dt.date):
-            return
+        """Warns when a topic's review is overdue, or `last_reviewed` is in the future.
+
+        Overdue: the topic's `next_review` date has passed or, for a topic without
+        one, `last_reviewed` is more than `--review-months` months old.
+        """
+        value = as_date(doc.data.get("last_reviewed"))
+        if value is None:
+            return  # the schema check reports it
         line = doc.line_of("last_reviewed")
         months = self.options.review_months
-        if value < months_before(self.options.today, months):
+        today = self.options.today
+        due = as_date(doc.data.get("next_review"))
+        if value > today:
+            self.add(WARNING, doc.path, line, "last_reviewed",
+                     f"{value.isoformat()} is in the future")
+        elif due is not None:
+            if today > due:
+                self.add(WARNING, doc.path, doc.line_of("next_review"), "next_review",
+                         f"review was due {due.isoformat()} (last reviewed "
+                         f"{value.isoformat()}): have the answer reviewed, then update "
+                         f"last_reviewed and next_review")
+        elif value < months_before(today, months):
             self.add(WARNING, doc.path, line, "last_reviewed",
                      f"last reviewed {value.isoformat()}, more than {months} months ago: "
                      f"have the answer reviewed and update the date")
-        elif value > self.options.today:
-            self.add(WARNING, doc.path, line, "last_reviewed",
-                     f"{value.isoformat()} is in the future")
 
     def check_training_intents(self, declared: Mapping[str, int]) -> None:
         """Every intent with training examples is declared in domain.yml."""

@@ -26,18 +26,22 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+if TYPE_CHECKING:
+    from stores.content_follower import ContentFollower
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST_ENV = "ACTION_SERVER_HOST"
 MAX_REQUEST_SIZE_ENV = "ACTION_SERVER_MAX_REQUEST_SIZE"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
+CONTENT_DB_ENV = "CONTENT_DB_URL"
 #: Modules the action server never loads: nothing it runs uses them, and thinc
 #: (imported by spaCy) loads TensorFlow whenever it can.
 REFUSED_MODULES = ("tensorflow",)
@@ -61,6 +65,12 @@ def create_argument_parser() -> argparse.ArgumentParser:
                              f"(default: ${MAX_REQUEST_SIZE_ENV}, else 16 MiB)")
     parser.add_argument("--allow-tensorflow", action="store_true",
                         help="let thinc load TensorFlow (for memory measurements only)")
+    parser.add_argument("--content-db", default=os.environ.get(CONTENT_DB_ENV) or None,
+                        help="SQLAlchemy URL of the database whose approved content versions "
+                             f"this server follows (default: ${CONTENT_DB_ENV})")
+    parser.add_argument("--endpoints", default=None,
+                        help="endpoints file whose SQL tracker store holds the approved "
+                             "content versions (when --content-db is not given)")
     return parser
 
 
@@ -94,6 +104,31 @@ async def error_response(request: Request, exception: Exception) -> HTTPResponse
     return response.json({"error": "The action server failed; see its log."}, status=500)
 
 
+def content_follower(args: argparse.Namespace) -> Optional[ContentFollower]:
+    """The follower of the approved content versions, when a database is configured.
+
+    A database that cannot be reached is no error (the follower retries); an
+    endpoints file without an SQL tracker store is logged, and content is then
+    served from the content folder alone.
+    """
+    if not (args.content_db or args.endpoints):
+        return None
+    from nightcramps.content_store import content_dir
+    from stores.content_follower import ContentFollower
+    from stores.content_versions import ContentVersions, engine_from
+
+    try:
+        engine = engine_from(args.content_db, args.endpoints)
+    except ValueError as error:
+        logger.error("Not following the approved content versions: %s", error)
+        return None
+    if engine is None:
+        return None
+    directory = content_dir()
+    logger.info("Following the approved content versions into %s.", directory)
+    return ContentFollower(ContentVersions(engine, directory), directory)
+
+
 def create_app(args: argparse.Namespace) -> Sanic:
     """rasa-sdk's app for `args.actions`, with the size limit and error handler."""
     from rasa_sdk.endpoint import create_app as sdk_app
@@ -110,6 +145,10 @@ def create_app(args: argparse.Namespace) -> Sanic:
     # The actions, spaCy and the safety rules are loaded: keep full garbage
     # collections from walking them (runtime/gc_tuning.py).
     app.register_listener(lambda _app, _loop: gc_tuning.freeze_now(), "after_server_start")
+    follower = content_follower(args)
+    if follower is not None:
+        app.register_listener(lambda _app, _loop: follower.start(), "after_server_start")
+        app.register_listener(lambda _app, _loop: follower.stop(), "before_server_stop")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Local PostgreSQL and Redis for the production profile (endpoints.prod.yml).
+# Local PostgreSQL and Redis for the production profile (endpoints.prod.yml), and nginx.
 #
 # Runs this project's own instances, independent of any system-wide service:
 #   PostgreSQL  cluster in build/services/postgres/data, TCP on 127.0.0.1:$DB_PORT (5433);
 #               as root, in /var/tmp/nightcramps-postgres-<hash>/data instead (see pg_home)
 #   Redis       in build/services/redis, TCP on 127.0.0.1:$REDIS_PORT (6380), no persistence
+#   nginx       installed only: tools/proxy.py runs the project's own instance in front of the
+#               Rasa replicas (config, pid and logs in build/proxy*, an unprivileged port)
 #
 # Usage: bash scripts/services.sh install|start|stop|status|restart-postgres [fast|immediate]|env
 #
-#   install           apt-get install postgresql redis-server, only if missing (root or sudo)
+#   install           apt-get install postgresql redis-server nginx-light, only if missing
+#                     (root or sudo)
 #   start             initialise on first use, start both, wait until both accept connections;
 #                     already running is fine
 #   stop              stop both (no-op if stopped)
@@ -134,7 +137,30 @@ require_installed() {
   PG_BIN="$(pg_bindir)"
 }
 
+# nginx is in /usr/sbin, which an unprivileged user's PATH may lack.
+nginx_bin() {
+  command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true
+}
+
+# Debian's nginx-light (the proxy needs only the core, proxy, upstream and map modules).
+# Its package may start the system-wide nginx on port 80, as the postgresql and redis-server
+# packages start theirs: the project's instance is independent of it and never uses /etc/nginx.
+install_nginx() {
+  if [ -n "$(nginx_bin)" ]; then
+    say "nginx is already installed ($(nginx_bin))"
+    return 0
+  fi
+  bash "$ROOT/scripts/install_system_packages.sh" nginx-light
+  [ -n "$(nginx_bin)" ] || die "nginx is still missing after installing nginx-light"
+  say "installed nginx-light; tools/proxy.py runs the project's own instance"
+}
+
 cmd_install() {
+  install_data_services
+  install_nginx
+}
+
+install_data_services() {
   local missing
   missing="$(missing_packages)"
   if [ -z "$missing" ]; then

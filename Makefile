@@ -24,7 +24,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help install spacy train run run-prod test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
-        privacy-tests security-tests fault-tests load-benchmark turn-budget purge staff-user
+        privacy-tests security-tests fault-tests load-benchmark turn-budget purge staff-user console-tests
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -151,6 +151,10 @@ staff-user: $(BIN)/.installed ## Create a console account: make staff-user EMAIL
 inbox: $(BIN)/.installed ## Messages the assistant struggled with; triage them (see docs/content-guide.md)
 	$(BIN)/python -m tools.content.inbox
 
+console-tests: $(MODEL) $(CHROMIUM) $(AXE) $(HTMX) ## The content console: security, storage (SQLite, PostgreSQL), browser
+	bash scripts/services.sh install
+	$(BIN)/python -m pytest tests/console
+
 content-tests: $(MODEL) ## Tests of make check, the evaluation report, publish and rollback
 	$(BIN)/python -m pytest tests/content -m model
 
@@ -159,7 +163,7 @@ benchmark: $(MODEL) ## Accuracy beside the two baselines (recorded in benchmarks
 
 TEST_STEPS := lint typecheck unit validate check train conversation-tests integration-tests \
               channel-tests browser-tests prod-tests privacy-tests security-tests fault-tests \
-              content-tests evaluate
+              content-tests console-tests evaluate
 
 test: $(TEST_STEPS) ## Everything CI runs
 

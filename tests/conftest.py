@@ -33,6 +33,8 @@ LEVELS = {
     "prod": ("model", "slow", "services"),
     "privacy": ("model", "slow", "services"),
     "faults": ("model", "slow", "services"),
+    # The console: its server; the browser and PostgreSQL modules add their own marks.
+    "console": ("slow",),
 }
 
 

@@ -124,6 +124,14 @@ def diff_lines(before: str, after: str) -> List[Dict[str, str]]:
     return lines
 
 
+def analytics_available() -> bool:
+    """Whether the analytics page's modules are installed (console/analytics*.py)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None
+               for name in ("console.analytics", "console.analytics_page"))
+
+
 def make_app(services: Services, settings: Settings, name: str = "night_cramps_console"
              ) -> Sanic:
     """Builds the console's application.
@@ -410,6 +418,22 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
         today = dt.date.today()
         return render(request, "reviews.html", today=today, within=DUE_SOON_DAYS,
                       due=due(services.store.entries(), today))
+
+    if analytics_available():
+        from console.analytics import Analytics
+        from console.analytics_page import analytics_context
+
+        queries = Analytics(services.engine)
+        nav_extra.append(("/analytics", "Analytics"))
+
+        @app.get("/analytics")
+        async def analytics(request: Request) -> HTTPResponse:
+            titles = {entry.id: entry.title for entry in services.store.entries()}
+            context = analytics_context(queries, request.args.get("start"),
+                                        request.args.get("end"),
+                                        today=dt.datetime.now(dt.timezone.utc).date(),
+                                        titles=titles)
+            return render(request, "analytics.html", **context)
 
     @app.get("/users")
     async def users(request: Request) -> HTTPResponse:

@@ -24,7 +24,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help install spacy train run run-prod test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
-        privacy-tests security-tests fault-tests load-benchmark turn-budget purge staff-user console-tests
+        privacy-tests security-tests fault-tests load-benchmark proxy-benchmark turn-budget purge staff-user console-tests
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -118,6 +118,10 @@ fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, m
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
 	bash scripts/services.sh install
 	$(BIN)/python -m tools.load_benchmark --profile both
+
+proxy-benchmark: $(MODEL) ## nginx in front of 1 and 2 replicas: messages/s and CPU per message (docs/deployment.md)
+	bash scripts/services.sh install
+	$(BIN)/python -m tools.proxy_benchmark
 
 turn-budget: $(MODEL) ## Where one turn's time goes, step by step, next to the parse
 	$(BIN)/python -m tools.turn_budget

@@ -24,7 +24,8 @@ export PYTHONHASHSEED := 0
 .PHONY: help install spacy train run run-prod test lint typecheck unit validate \
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
-        privacy-tests security-tests fault-tests load-benchmark proxy-benchmark turn-budget purge staff-user console-tests
+        privacy-tests security-tests fault-tests load-benchmark proxy-benchmark turn-budget purge staff-user console-tests \
+        memory-benchmark export-content
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -125,6 +126,12 @@ proxy-benchmark: $(MODEL) ## nginx in front of 1 and 2 replicas: messages/s and 
 
 turn-budget: $(MODEL) ## Where one turn's time goes, step by step, next to the parse
 	$(BIN)/python -m tools.turn_budget
+
+memory-benchmark: $(MODEL) ## Memory of make run under load, per process; the action server's start-up
+	$(BIN)/python -m tools.memory_benchmark
+
+export-content: $(BIN)/.installed ## Write the approved content versions from the database into content/ (for git)
+	$(BIN)/python -m tools.export_content $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
 
 purge: $(BIN)/.installed ## Delete conversations older than DAYS days (default 30) from the tracker store
 	$(BIN)/python -m tools.purge_conversations --older-than-days $(or $(DAYS),30)

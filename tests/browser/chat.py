@@ -67,6 +67,10 @@ class Chat:
         return [strip_prefix(t, USER_PREFIX)
                 for t in self.user_bubbles.locator(".cw-text").all_text_contents()]
 
+    def small_print(self, bubble: Locator) -> List[str]:
+        """The lines of a bubble's small print: the disclaimer, then the sources line."""
+        return bubble.locator(".cw-small p").all_text_contents()
+
     def choice_titles(self, bubble: Locator) -> List[str]:
         return bubble.locator("button.cw-choice").all_inner_texts()
 

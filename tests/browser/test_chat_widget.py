@@ -9,15 +9,19 @@ from typing import List
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from actions.answering import OFFER_TEXT, with_disclaimer
+from actions.answering import OFFER_TEXT
 from nightcramps.content_store import Entry, YamlContentStore
-from tests.browser.chat import TYPING, Chat
+from nightcramps.small_print import sources_line
+from runtime.action_calls import TROUBLE_TEXT
+from tests.browser.chat import BOT_PREFIX, TYPING, Chat
 from tests.browser.conftest import Site
 from tests.servers import ROOT
 
 STORE = YamlContentStore(ROOT / "content")
 DISCLAIMER = STORE.disclaimer
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+#: The screenshot of an answer with its small print (README, docs/widget.md).
+ANSWER_SCREENSHOT = ROOT / "build" / "screenshots" / "answer_with_sources.png"
 # Vague messages that the classifier is unsure about, so the assistant offers
 # topics as buttons ("did you mean ..."). Checked by hand against the REST API;
 # the `vague` fixture picks the first that still does with the current model.
@@ -45,12 +49,24 @@ def entry_titled(title: str) -> Entry:
     return matches[0]
 
 
-def answer(texts: List[str]) -> str:
-    """Rasa sends an answer split on blank lines: put the bubbles back together."""
-    return "\n\n".join(texts)
+def small_print_of(topic: Entry) -> List[str]:
+    """What the widget shows under a topic's answer: the disclaimer, the sources line."""
+    return [DISCLAIMER, sources_line(topic, STORE.sources)]
 
 
-def test_disclaimer_first_then_answer_with_disclaimer(page: Page, site: Site) -> None:
+def assert_one_bubble_with_small_print(chat: Chat, replies: List[str], topic: Entry) -> None:
+    """The answer is one bubble, its small print inside it, after the answer."""
+    assert replies == [topic.answer]
+    bubble = chat.bot_bubbles.last
+    assert chat.small_print(bubble) == small_print_of(topic)
+    assert DISCLAIMER not in chat.bot_texts()  # no disclaimer bubble of its own
+    # Screen readers read the bubble in DOM order: who spoke, the answer, the small print.
+    assert bubble.evaluate("b => b.querySelector('.cw-text').compareDocumentPosition("
+                           "b.querySelector('.cw-small')) & Node.DOCUMENT_POSITION_FOLLOWING")
+    assert bubble.text_content() == BOT_PREFIX + topic.answer + "".join(small_print_of(topic))
+
+
+def test_disclaimer_first_then_answer_with_its_small_print(page: Page, site: Site) -> None:
     chat = Chat(page)
     page.goto(site.url)
     expect(chat.panel).to_be_hidden()
@@ -63,9 +79,17 @@ def test_disclaimer_first_then_answer_with_disclaimer(page: Page, site: Site) ->
     replies = chat.ask("why do I get cramps in my legs at night")
 
     assert chat.user_texts() == ["why do I get cramps in my legs at night"]
-    assert answer(replies) == with_disclaimer(entry("causes").answer, DISCLAIMER)
-    assert replies[-1] == DISCLAIMER
-    expect(chat.bot_bubbles.last).to_be_visible()
+    assert_one_bubble_with_small_print(chat, replies, entry("causes"))
+    bubble = chat.bot_bubbles.last
+    expect(bubble).to_be_visible()
+    # The small print is smaller than the answer, and inside the bubble's box.
+    sizes = bubble.evaluate("b => [b.querySelector('.cw-text'), b.querySelector('.cw-small')]"
+                            ".map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert sizes[1] < sizes[0], sizes
+    outer, inner = bubble.bounding_box(), bubble.locator(".cw-small").bounding_box()
+    assert outer and inner and inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+    ANSWER_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    chat.panel.screenshot(path=str(ANSWER_SCREENSHOT))
 
 
 def test_vague_question_offers_topics_and_a_click_answers(page: Page, site: Site,
@@ -90,7 +114,7 @@ def test_vague_question_offers_topics_and_a_click_answers(page: Page, site: Site
 
     # The title is shown as the user's words; the payload went to Rasa.
     assert chat.user_texts() == [vague, titles[0]]
-    assert answer(replies) == with_disclaimer(chosen.answer, DISCLAIMER)
+    assert_one_bubble_with_small_print(chat, replies, chosen)
     sender = chat.stored()["sender"]
     assert site.assistant.topic(sender) == chosen.id
 
@@ -129,7 +153,7 @@ def test_keyboard_only(page: Page, site: Site, vague: str) -> None:
     keyboard.press("Enter")
     replies = chat.wait_for_reply(before)
     assert chat.user_texts()[-1] == title
-    assert answer(replies) == with_disclaimer(entry_titled(title).answer, DISCLAIMER)
+    assert_one_bubble_with_small_print(chat, replies, entry_titled(title))
 
     keyboard.press("Escape")
     expect(chat.panel).to_be_hidden()
@@ -143,6 +167,7 @@ def test_axe_finds_no_serious_violations(page: Page, site: Site, vague: str) -> 
     chat = Chat(page)
     chat.open(site.url)
     chat.ask("what stretches help before bed")
+    expect(chat.bot_bubbles.last.locator(".cw-small-sources")).to_be_visible()
     chat.ask(vague)  # leaves choice buttons in the conversation
     expect(chat.choices.first).to_be_visible()
 
@@ -162,13 +187,15 @@ def test_conversation_survives_a_reload(page: Page, site: Site) -> None:
     stored = chat.stored()
     sender = stored["sender"]
     before = (chat.user_texts(), chat.bot_texts())
-    assert before[1] and answer(before[1]) == with_disclaimer(entry("diet").answer, DISCLAIMER)
+    assert before[1] == [entry("diet").answer]
+    assert chat.small_print(chat.bot_bubbles.last) == small_print_of(entry("diet"))
 
     page.reload()
 
     expect(chat.panel).to_be_visible()  # it was open: it stays open
     expect(chat.bot_bubbles).to_have_count(len(before[1]))
     assert (chat.user_texts(), chat.bot_texts()) == before
+    assert chat.small_print(chat.bot_bubbles.last) == small_print_of(entry("diet"))
     assert chat.stored()["sender"] == sender
 
     # "tell me more" needs the topic of the conversation: it continues the same one.
@@ -213,7 +240,7 @@ def test_typing_indicator_while_waiting(page: Page, site: Site) -> None:
 
     held[0].continue_()
     expect(chat.typing).to_have_count(0, timeout=60_000)
-    expect(chat.bot_bubbles.last).to_have_text(f"Assistant said: {DISCLAIMER}")
+    expect(chat.bot_bubbles.last.locator(".cw-small-disclaimer")).to_have_text(DISCLAIMER)
     expect(page.locator(".cw-status")).to_be_empty()
 
 
@@ -257,7 +284,40 @@ def test_text_is_never_rendered_as_html(page: Page, site: Site) -> None:
     expect(bubble.get_by_role("button", name="<b>Causes</b>")).to_be_visible()
     expect(page.locator("img, .cw-root b")).to_have_count(0)
     assert "javascript:alert(3)" in chat.bot_texts()[-1]
+
+    # Small print is text too, whatever it holds (no links, no markup).
+    small = {"disclaimer": "<img src=x onerror=alert(4)> https://example.org",
+             "sources": "Sources: <b>NHS</b> · Reviewed Nov 2026"}
+
+    def fake_answer(route: Route) -> None:
+        route.fulfill(status=200, content_type="application/json",
+                      headers={"Access-Control-Allow-Origin": site.origin},
+                      body=json.dumps([{"recipient_id": "x", "text": "An answer.",
+                                        "custom": {"small_print": small}}]))
+
+    page.unroute("**/webhooks/rest/webhook")
+    page.route("**/webhooks/rest/webhook", fake_answer)
+    chat.ask("small print please")
+    assert chat.small_print(chat.bot_bubbles.last) == [small["disclaimer"], small["sources"]]
+    expect(page.locator("img, .cw-root b, .cw-small a")).to_have_count(0)
     assert dialogs == []
+
+
+def test_a_disclaimer_sent_on_its_own_joins_the_bubble_before_it(page: Page,
+                                                                 site: Site) -> None:
+    # With the action server down, the "having trouble" answer comes as two REST
+    # messages, the second the disclaimer (runtime/action_calls.py).
+    chat = Chat(page)
+    page.route("**/webhooks/rest/webhook", lambda route: route.fulfill(
+        status=200, content_type="application/json",
+        headers={"Access-Control-Allow-Origin": site.origin},
+        body=json.dumps([{"recipient_id": "x", "text": TROUBLE_TEXT},
+                         {"recipient_id": "x", "text": DISCLAIMER}])))
+    chat.open(site.url)
+    expect(chat.disclaimer).to_have_text(DISCLAIMER)  # disclaimer.json has loaded
+    replies = chat.ask("hello?")
+    assert replies == [TROUBLE_TEXT]
+    assert chat.small_print(chat.bot_bubbles.last) == [DISCLAIMER]
 
 
 @pytest.mark.parametrize("viewport", [{"width": 375, "height": 667}], ids=["375px"])

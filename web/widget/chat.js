@@ -16,6 +16,11 @@
  * loaded from. It has no dependencies and never inserts text as HTML: every
  * message is built with DOM methods and textContent.
  *
+ * An answer from the content store comes as one message whose `custom` holds
+ * its small print, `{"small_print": {"disclaimer": "...", "sources": "..."}}`
+ * (connectors/rest_output.py). The widget shows it under the answer, in the
+ * same bubble, after the answer in reading order.
+ *
  * Every message is sent with a fresh `message_id`, and Retry sends the same id
  * again: the project's REST channel (connectors/resilience.py) then answers a
  * message it already processed from what it stored, so nothing is done twice.
@@ -122,6 +127,19 @@
       failed: message.failed === true,
     };
     if (message.from === "user") clean.id = isMessageId(message.id) ? message.id : newMessageId();
+    const smallPrint = message.from === "bot" ? cleanSmallPrint(message.smallPrint) : null;
+    if (smallPrint) clean.smallPrint = smallPrint;
+    return clean;
+  }
+
+  /**
+   * The small print of an answer, `{disclaimer, sources}` (sources optional), or
+   * null when `value` is not one.
+   */
+  function cleanSmallPrint(value) {
+    if (!value || typeof value.disclaimer !== "string" || !value.disclaimer.trim()) return null;
+    const clean = { disclaimer: value.disclaimer };
+    if (typeof value.sources === "string" && value.sources.trim()) clean.sources = value.sources;
     return clean;
   }
 
@@ -303,7 +321,20 @@
     log.scrollTop = bubble.offsetTop - 12; // the browser stops at the end if it all fits
   }
 
-  /** Builds one message bubble (and its choice buttons, for the bot). */
+  /**
+   * The small print under an answer: the disclaimer, then the sources line.
+   * It follows the answer in the bubble, so screen readers read it after it.
+   */
+  function renderSmallPrint(smallPrint) {
+    const box = element("div", { class: "cw-small" },
+      element("p", { class: "cw-small-disclaimer", text: smallPrint.disclaimer }));
+    if (smallPrint.sources) {
+      box.append(element("p", { class: "cw-small-sources", text: smallPrint.sources }));
+    }
+    return box;
+  }
+
+  /** Builds one message bubble (with its small print and choice buttons, for the bot). */
   function renderMessage(message) {
     const text = element("p", { class: "cw-text" });
     const bubble = element("div", { class: `cw-msg cw-msg--${message.from}` }, text);
@@ -318,7 +349,7 @@
     } else {
       text.append(srOnly(TEXT.assistant));
       appendRichText(text, message.text);
-      if (message.text === disclaimer.textContent) bubble.classList.add("cw-msg--note");
+      if (message.smallPrint) bubble.append(renderSmallPrint(message.smallPrint));
       if (message.buttons.length) bubble.append(renderChoices(message.buttons));
     }
     return bubble;
@@ -351,14 +382,6 @@
    */
   function bubbleOf(message) {
     return messageList.children[state.messages.indexOf(message)];
-  }
-
-  /** Gives the disclaimer bubbles of earlier answers their quieter style. */
-  function markDisclaimerBubbles() {
-    state.messages.forEach((message, index) => {
-      const isNote = message.from === "bot" && message.text === disclaimer.textContent;
-      messageList.children[index].classList.toggle("cw-msg--note", isNote);
-    });
   }
 
   function addMessage(message) {
@@ -396,6 +419,31 @@
       super(`HTTP ${status}`);
       this.status = status;
     }
+  }
+
+  /**
+   * The bot's messages from Rasa's replies: text, buttons and small print. A
+   * reply that is only the disclaimer (the "having trouble" answer sends it as
+   * a paragraph of its own) becomes the small print of the message before it,
+   * so it never shows as a bubble of its own.
+   */
+  function botMessages(replies) {
+    const messages = [];
+    for (const reply of replies) {
+      if (!reply || typeof reply !== "object") continue;
+      const text = typeof reply.text === "string" ? reply.text : "";
+      const buttons = Array.isArray(reply.buttons) ? reply.buttons : [];
+      const custom = reply.custom && typeof reply.custom === "object" ? reply.custom : {};
+      const smallPrint = cleanSmallPrint(custom.small_print);
+      const previous = messages[messages.length - 1];
+      if (text && text === disclaimer.textContent && !buttons.length && !smallPrint &&
+          previous && !previous.smallPrint) {
+        previous.smallPrint = { disclaimer: text };
+      } else if (text || buttons.length) {
+        messages.push({ from: "bot", text, buttons, smallPrint });
+      }
+    }
+    return messages;
   }
 
   /** Posts one message (and its id) to Rasa's REST channel; resolves to the bot's messages. */
@@ -440,12 +488,8 @@
     setPending(true);
     try {
       const replies = await postToRasa(payload, message.id);
-      for (const reply of replies) {
-        const text = typeof reply.text === "string" ? reply.text : "";
-        const buttons = Array.isArray(reply.buttons) ? reply.buttons : [];
-        if (text || buttons.length) addMessage({ from: "bot", text, buttons });
-      }
-      // A long answer is read from its start, not from the disclaimer at its end.
+      botMessages(replies).forEach(addMessage);
+      // A long answer is read from its start, not from the small print at its end.
       scrollToQuestion(bubbleOf(message));
     } catch (error) {
       message.failed = true;
@@ -539,7 +583,6 @@
       console.warn("chat widget: could not load the disclaimer:", error);
       disclaimer.textContent = TEXT.fallbackDisclaimer;
     }
-    markDisclaimerBubbles();
   }
 
   loadStyles();

@@ -242,7 +242,7 @@ def contrast_ratio(foreground: str, background: str = "#FFFFFF") -> float:
     """The WCAG 2 contrast ratio of two `#RRGGBB` colours."""
     def luminance(colour: str) -> float:
         channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
-        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        linear = [c / 12.92 if c <= 0.04045 else float(((c + 0.055) / 1.055) ** 2.4)
                   for c in channels]
         return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 

@@ -303,12 +303,21 @@ def generate(engine: Engine, conversations: int, days: int, seed: int, now: floa
     return count
 
 
+SERVICES_SH = ROOT / "scripts" / "services.sh"
+
+
+def start_services() -> bool:
+    """Starts the local services unless they run; True if started here."""
+    if subprocess.run(["bash", str(SERVICES_SH), "status"], capture_output=True,
+                      check=False).returncode == 0:
+        return False
+    subprocess.run(["bash", str(SERVICES_SH), "start"], check=True, timeout=300)
+    return True
+
+
 def services_env() -> Dict[str, str]:
-    """Starts the local services (if needed); their `export` variables."""
-    script = ROOT / "scripts" / "services.sh"
-    if subprocess.run(["bash", str(script), "status"], capture_output=True,
-                      check=False).returncode != 0:
-        subprocess.run(["bash", str(script), "start"], check=True, timeout=300)
+    """The local services' `export` variables (`services.sh env`)."""
+    script = SERVICES_SH
     output = subprocess.run(["bash", str(script), "env"], capture_output=True, text=True,
                             check=True).stdout
     env = {}
@@ -327,8 +336,20 @@ def postgres_url(env: Dict[str, str], database: str) -> sa.engine.URL:
 
 
 def run_postgres(args: argparse.Namespace, period: Period, now: float) -> bool:
-    """Generates and measures in a fresh PostgreSQL database, dropped afterwards."""
-    env = services_env()
+    """Generates and measures in a fresh PostgreSQL database, dropped afterwards.
+
+    Stops the local services afterwards if it started them (as the tests do).
+    """
+    started = start_services()
+    try:
+        return _run_postgres(args, period, now, services_env())
+    finally:
+        if started:
+            subprocess.run(["bash", str(SERVICES_SH), "stop"], check=False, timeout=120)
+
+
+def _run_postgres(args: argparse.Namespace, period: Period, now: float,
+                  env: Dict[str, str]) -> bool:
     database = f"analytics_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(postgres_url(env, env["DB_NAME"]), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -356,26 +377,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also on the local PostgreSQL (scripts/services.sh)")
     parser.add_argument("--keep", action="store_true", help="keep the generated databases")
     parser.add_argument("--db", type=Path, default=ROOT / "build" / "analytics_benchmark.db")
+    parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
     args = parser.parse_args(argv)
     if not 0 < args.conversations <= 1000000 or not 0 < args.days <= 366 or args.runs < 1:
         parser.error("--conversations 1..1000000, --days 1..366, --runs >= 1")
     now = time.time()
     today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
     period = Period.last_days(args.days + 1, today)  # the generated days, whole
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    for path in (args.db, Path(f"{args.db}-wal"), Path(f"{args.db}-shm")):
-        path.unlink(missing_ok=True)
     from stores.sql_tracker_store import tuned_engine
 
-    engine = tuned_engine(sa.engine.make_url(f"sqlite:///{args.db}"))
-    try:
-        generate(engine, args.conversations, args.days, args.seed, now)
-        ok = measure("SQLite", engine, period, args.runs)
-    finally:
-        engine.dispose()
-        if not args.keep:
-            for path in (args.db, Path(f"{args.db}-wal"), Path(f"{args.db}-shm")):
-                path.unlink(missing_ok=True)
+    ok = True
+    if not args.no_sqlite:
+        args.db.parent.mkdir(parents=True, exist_ok=True)
+        for path in (args.db, Path(f"{args.db}-wal"), Path(f"{args.db}-shm")):
+            path.unlink(missing_ok=True)
+        engine = tuned_engine(sa.engine.make_url(f"sqlite:///{args.db}"))
+        try:
+            generate(engine, args.conversations, args.days, args.seed, now)
+            ok = measure("SQLite", engine, period, args.runs)
+        finally:
+            engine.dispose()
+            if not args.keep:
+                for path in (args.db, Path(f"{args.db}-wal"), Path(f"{args.db}-shm")):
+                    path.unlink(missing_ok=True)
     if args.postgres:
         ok = run_postgres(args, period, now) and ok
     print("\nevery query within the target" if ok else "\nsome query missed the target")

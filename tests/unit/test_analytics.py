@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
@@ -245,7 +246,7 @@ def test_generated_rows_are_what_rasa_writes(tmp_path: Path) -> None:
     assert len(rows) == count > 200 * 5
     kinds = set()
     for sender, type_name, timestamp, intent, action, data in rows:
-        event = Event.from_parameters(__import__("json").loads(data))
+        event = Event.from_parameters(json.loads(data))
         expected = event_row(sender, event)
         assert (type_name, timestamp, intent, action) == (
             expected["type_name"], expected["timestamp"], expected["intent_name"],

@@ -47,6 +47,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         for reply in replies:
             if reply.get("text"):
                 print(f"bot> {reply['text']}")
+            small_print = (reply.get("custom") or {}).get("small_print") or {}
+            for line in (small_print.get("disclaimer"), small_print.get("sources")):
+                if line:
+                    print(f"     {line}")
             for button in reply.get("buttons") or []:
                 buttons.append(button)
                 print(f"     {len(buttons)}. {button['title']}")

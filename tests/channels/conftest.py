@@ -17,6 +17,7 @@ import pytest
 
 from connectors.credentials import write_active_credentials
 from nightcramps.content_store import YamlContentStore
+from nightcramps.small_print import SmallPrint
 from tests.channels.recorder import Recorder
 from tests.servers import ROOT, Assistant, running_assistant
 
@@ -78,6 +79,20 @@ def answer_of(topic: str) -> str:
     entry = STORE.get(topic)
     assert entry is not None, topic
     return entry.answer
+
+
+def small_print_of(topic: str) -> str:
+    """A topic's small print as text channels show it: the disclaimer, the sources line."""
+    entry = STORE.get(topic)
+    assert entry is not None, topic
+    small_print = SmallPrint.for_entry(entry, DISCLAIMER, STORE.sources)
+    assert small_print.sources and small_print.sources.startswith("Source")
+    return small_print.text
+
+
+def answered(topic: str) -> str:
+    """A topic's answer as text channels send it: the answer, a blank line, the small print."""
+    return f"{answer_of(topic)}\n\n{small_print_of(topic)}"
 
 
 def title_of(topic: str) -> str:

@@ -15,11 +15,10 @@ import requests
 from connectors.signatures import facebook_signature
 from tests.channels.conftest import (
     CAUSES_QUESTION,
-    DISCLAIMER,
     SECRETS,
     VAGUE,
     Channels,
-    answer_of,
+    answered,
     title_of,
     topic_of_payload,
 )
@@ -75,7 +74,7 @@ def test_causes_question_gets_plain_answer_ending_with_disclaimer(channels: Chan
     assert call.method == "POST"
     assert call.query == {"access_token": [SECRETS["FACEBOOK_PAGE_ACCESS_TOKEN"]]}
     assert call.json == {"recipient": {"id": psid}, "messaging_type": "RESPONSE",
-                         "message": {"text": f"{answer_of('causes')}\n\n{DISCLAIMER}"}}
+                         "message": {"text": answered("causes")}}
     assert channels.assistant.topic(psid) == "causes"
 
 
@@ -100,7 +99,7 @@ def test_vague_message_gets_quick_replies_and_numbered_titles(channels: Channels
     assert post(channels, tap).status_code == 200
     answer = channels.recorder.wait_for("facebook", to(psid), 2)[1].json["message"]["text"]
     topic = topic_of_payload(replies[1]["payload"])
-    assert answer == f"{answer_of(topic)}\n\n{DISCLAIMER}"
+    assert answer == answered(topic)
     assert channels.assistant.topic(psid) == topic
 
 
@@ -112,7 +111,7 @@ def test_typing_a_number_picks_that_choice(channels: Channels) -> None:
     last = replies[-1]["payload"]
     post(channels, text_event(psid, str(len(replies))))
     answer = channels.recorder.wait_for("facebook", to(psid), 2)[1].json["message"]["text"]
-    assert answer == f"{answer_of(topic_of_payload(last))}\n\n{DISCLAIMER}"
+    assert answer == answered(topic_of_payload(last))
     assert channels.user_texts(psid) == [VAGUE, last]
 
 

@@ -20,7 +20,7 @@ from connectors.rendering import (
 from connectors.slack import SlackOutput
 from connectors.telegram import TelegramOutput
 from connectors.whatsapp import WhatsAppOutput
-from tests.channels.conftest import DISCLAIMER
+from tests.channels.conftest import small_print_of
 from tests.channels.recorder import Call, Recorder
 
 SID = "AC" + "f" * 32
@@ -65,18 +65,18 @@ def words(text: str) -> List[str]:
 
 
 @pytest.mark.parametrize("platform", list(TEXT))
-async def test_long_answer_is_split_under_the_limit_and_ends_with_the_disclaimer(
+async def test_long_answer_is_split_under_the_limit_and_ends_with_its_small_print(
         recorder: Recorder, platform: str) -> None:
     recipient = recipient_for(platform)
     body = " ".join(f"Sentence {i} explains one more thing about night cramps."
                     for i in range(LIMIT[platform] * 3 // 50))
-    text = f"{body}\n\n{DISCLAIMER}"
+    text = f"{body}\n\n{small_print_of('causes')}"
     await outputs(recorder.base)[platform].send_text_message(recipient, text)
     calls = sent(recorder, platform, recipient)
     parts = [TEXT[platform](c) for c in calls]
     assert len(parts) >= 3
     assert all(len(part) <= LIMIT[platform] for part in parts)
-    assert parts[-1].endswith(DISCLAIMER)
+    assert parts[-1].endswith(small_print_of("causes"))
     assert words(" ".join(parts)) == words(text)
 
 

@@ -23,7 +23,7 @@ from connectors.rendering import (
     shorten,
     split_text,
 )
-from tests.channels.conftest import DISCLAIMER, STORE
+from tests.channels.conftest import DISCLAIMER, STORE, small_print_of
 
 ALL = [TELEGRAM_HTML, SLACK_MRKDWN, WHATSAPP, PLAIN]
 LIMITS = [(TELEGRAM_HTML, TELEGRAM_LIMIT), (SLACK_MRKDWN, SLACK_LIMIT),
@@ -112,13 +112,13 @@ def long_answer(length: int) -> str:
 
 
 @pytest.mark.parametrize(("markup", "limit"), LIMITS, ids=lambda v: getattr(v, "name", v))
-def test_long_answers_split_under_each_limit_and_end_with_the_disclaimer(
+def test_long_answers_split_under_each_limit_and_end_with_their_small_print(
         markup: Markup, limit: int) -> None:
-    text = f"{long_answer(3 * limit)}\n\n{DISCLAIMER}"
+    text = f"{long_answer(3 * limit)}\n\n{small_print_of('causes')}"
     parts = render_parts(text, markup, limit)
     assert len(parts) >= 3
     assert all(0 < len(part) <= limit for part in parts)
-    assert parts[-1].endswith(render(DISCLAIMER, markup))
+    assert parts[-1].endswith(render(small_print_of("causes"), markup))
     assert words(" ".join(parts)) == words(render(text, markup))
 
 

@@ -16,11 +16,12 @@ import requests
 from connectors.signatures import slack_signature
 from tests.channels.conftest import (
     CAUSES_QUESTION,
-    DISCLAIMER,
     SECRETS,
     VAGUE,
     Channels,
     answer_of,
+    answered,
+    small_print_of,
     title_of,
     topic_of_payload,
 )
@@ -99,7 +100,7 @@ def test_causes_question_gets_block_kit_answer_ending_with_disclaimer(channels: 
     assert call.method == "POST"
     assert call.headers["authorization"] == f"Bearer {SECRETS['SLACK_BOT_TOKEN']}"
     assert call.headers["content-type"].startswith("application/json")
-    expected = mrkdwn(f"{answer_of('causes')}\n\n{DISCLAIMER}")
+    expected = mrkdwn(answered("causes"))
     assert call.json["blocks"] == [{"type": "section", "text": {"type": "mrkdwn",
                                                                 "text": expected}}]
     assert call.json["text"] == expected
@@ -121,7 +122,7 @@ def test_vague_message_gets_buttons_and_a_click_answers(channels: Channels) -> N
     assert post_click(channels, click(user, dm, buttons[1])).status_code == 200
     answer = channels.recorder.wait_for("slack", to(dm), 2)[1].json["text"]
     topic = topic_of_payload(buttons[1]["value"])
-    assert mrkdwn(answer_of(topic)) in answer and answer.endswith(mrkdwn(DISCLAIMER))
+    assert mrkdwn(answer_of(topic)) in answer and answer.endswith(mrkdwn(small_print_of(topic)))
     assert channels.assistant.topic(user) == topic
 
 

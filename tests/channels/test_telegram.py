@@ -13,11 +13,12 @@ import requests
 from connectors import telegram
 from tests.channels.conftest import (
     CAUSES_QUESTION,
-    DISCLAIMER,
     SECRETS,
     VAGUE,
     Channels,
     answer_of,
+    answered,
+    small_print_of,
     title_of,
     topic_of_payload,
 )
@@ -72,7 +73,7 @@ def test_causes_question_gets_html_answer_ending_with_disclaimer(channels: Chann
     assert call.method == "POST" and call.path == f"/bot{TOKEN}/sendMessage"
     sent = call.json
     assert sent["parse_mode"] == "HTML"
-    assert sent["text"] == html.escape(f"{answer_of('causes')}\n\n{DISCLAIMER}", quote=False)
+    assert sent["text"] == html.escape(answered("causes"), quote=False)
     assert "reply_markup" not in sent
     assert channels.assistant.topic(str(chat)) == "causes"
 
@@ -93,7 +94,7 @@ def test_vague_message_gets_inline_keyboard_and_a_press_answers(channels: Channe
     answer = messages(channels.recorder, chat, 2)[1].json
     topic = topic_of_payload(payloads[1])
     assert html.escape(answer_of(topic), quote=False) in answer["text"]
-    assert answer["text"].endswith(html.escape(DISCLAIMER, quote=False))
+    assert answer["text"].endswith(html.escape(small_print_of(topic), quote=False))
     answered = channels.recorder.find(
         "telegram", lambda c: c.path == f"/bot{TOKEN}/answerCallbackQuery")
     assert {"callback_query_id": update["callback_query"]["id"]} in [c.json for c in answered]

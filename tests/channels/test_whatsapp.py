@@ -14,11 +14,10 @@ import requests
 from connectors.signatures import twilio_signature
 from tests.channels.conftest import (
     CAUSES_QUESTION,
-    DISCLAIMER,
     SECRETS,
     VAGUE,
     Channels,
-    answer_of,
+    answered,
     title_of,
     topic_of_payload,
 )
@@ -67,7 +66,7 @@ def test_causes_question_gets_answer_ending_with_disclaimer(channels: Channels) 
     assert call.headers["authorization"] == "Basic " + base64.b64encode(
         f"{SID}:{AUTH_TOKEN}".encode()).decode()
     assert call.form == {"To": number, "From": BOT,
-                         "Body": f"{answer_of('causes')}\n\n{DISCLAIMER}"}
+                         "Body": answered("causes")}
     assert channels.assistant.topic(number) == "causes"
 
 
@@ -87,7 +86,7 @@ def test_vague_message_gets_numbered_list_and_a_number_answers(channels: Channel
     chosen = channels.user_texts(number)[-1]
     assert chosen.startswith("/ask_")
     assert listed[1] == f"2. {title_of(topic_of_payload(chosen))}"
-    assert answer == f"{answer_of(topic_of_payload(chosen))}\n\n{DISCLAIMER}"
+    assert answer == answered(topic_of_payload(chosen))
 
 
 def test_out_of_range_number_passes_through(channels: Channels) -> None:

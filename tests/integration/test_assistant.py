@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from nightcramps.content_store import YamlContentStore
+from nightcramps.small_print import SmallPrint
 from tests.servers import BIN, ROOT, Assistant
 from tools.processes import free_port
 
@@ -26,13 +27,32 @@ def texts(replies: list) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
 
 
+def small_prints(replies: list) -> list:
+    """The small print of each REST message that has one (its `custom`)."""
+    return [r["custom"]["small_print"] for r in replies
+            if isinstance(r.get("custom"), dict) and "small_print" in r["custom"]]
+
+
+def assert_answered_with_small_print(replies: list, topic: str) -> None:
+    """The contract on the REST channel: the topic's answer is one message, with the
+    disclaimer and the topic's sources line as its small print."""
+    entry = STORE.get(topic)
+    assert entry is not None
+    expected = SmallPrint.for_entry(entry, DISCLAIMER, STORE.sources).as_metadata()["small_print"]
+    [answer] = [r for r in replies if small_prints([r])]
+    assert entry.answer in answer["text"]
+    assert answer["custom"]["small_print"] == expected
+    assert expected["sources"].startswith("Source") and " · Reviewed " in expected["sources"]
+    assert DISCLAIMER not in texts(replies)  # no message of its own
+
+
 def test_causes_question_gets_answer_disclaimer_and_topic(assistant: Assistant) -> None:
     sender = uuid.uuid4().hex
     replies = assistant.say("why do my legs keep cramping at night?", sender)
     causes = STORE.get("causes")
     assert causes is not None
-    assert causes.answer in texts(replies)
-    assert DISCLAIMER in texts(replies)
+    assert replies[0]["text"] == causes.answer
+    assert_answered_with_small_print(replies, "causes")
     assert assistant.topic(sender) == "causes"
 
 
@@ -42,6 +62,7 @@ def test_follow_up_about_pregnancy_uses_context(assistant: Assistant) -> None:
     replies = assistant.say("what about in pregnancy?", sender)
     pregnancy = STORE.get("pregnancy")
     assert pregnancy is not None and pregnancy.answer in texts(replies)
+    assert_answered_with_small_print(replies, "pregnancy")
     assert assistant.topic(sender) == "pregnancy"
 
 
@@ -60,6 +81,7 @@ def test_button_payload_answers_that_topic(assistant: Assistant) -> None:
     replies = assistant.say("/ask_stretches", sender)
     stretches = STORE.get("stretches")
     assert stretches is not None and stretches.answer in texts(replies)
+    assert_answered_with_small_print(replies, "stretches")
     assert assistant.topic(sender) == "stretches"
 
 
@@ -69,6 +91,7 @@ def test_red_flags_always_get_urgent_care(assistant: Assistant, item: dict) -> N
     replies = assistant.say(item["text"], sender)
     urgent = STORE.get("urgent_care")
     assert urgent is not None and urgent.answer in texts(replies)
+    assert_answered_with_small_print(replies, "urgent_care")
     assert assistant.topic(sender) == "urgent_care"
 
 
@@ -86,6 +109,7 @@ def test_doses_and_diagnoses_get_see_a_doctor(assistant: Assistant, text: str) -
     sender = uuid.uuid4().hex
     replies = assistant.say(text, sender)
     assert STORE.get("see_a_doctor").answer in texts(replies)  # type: ignore[union-attr]
+    assert_answered_with_small_print(replies, "see_a_doctor")
     assert assistant.topic(sender) == "see_a_doctor"
 
 
@@ -115,7 +139,9 @@ def test_a_turn_no_rule_covers_gets_one_offer_then_waits(assistant: Assistant,
     # A yes or no with no question before it: the core fallback answers once.
     sender = uuid.uuid4().hex
     replies = assistant.say(text, sender)
-    assert texts(replies).count(STORE.disclaimer) == 1
+    # The topic list, with the disclaimer as its small print (no sources line).
+    assert small_prints(replies) == [{"disclaimer": DISCLAIMER}]
+    assert DISCLAIMER not in texts(replies)
     actions = [e.get("name") for e in assistant.tracker(sender)["events"]
                if e["event"] == "action"]
     assert actions[-2:] == ["action_offer_topics", "action_listen"]

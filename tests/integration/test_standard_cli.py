@@ -61,10 +61,12 @@ def test_rasa_run_answers_as_make_run_does(tmp_path: Path, answers: YamlContentS
                            "--interface", "127.0.0.1"],
                   f"http://127.0.0.1:{port}/", BARE_ENV, tmp_path)
     with serving(rasa):
-        texts = [m.get("text", "") for m in say(port, f"cli-{port}", "why do I get leg cramps "
-                                                                    "at night?")]
+        replies = say(port, f"cli-{port}", "why do I get leg cramps at night?")
+        texts = [m.get("text", "") for m in replies]
         assert answers.get("causes").answer.split("\n\n")[0] in texts
-        assert answers.disclaimer in texts
+        small_print = [m["custom"]["small_print"] for m in replies if m.get("custom")]
+        assert [s["disclaimer"] for s in small_print] == [answers.disclaimer]
+        assert small_print[0]["sources"].startswith("Sources: ")
         urgent = " ".join(m.get("text", "") for m in say(
             port, f"cli-urgent-{port}", "my calf is swollen, hot and red and it hurts"))
         assert "blood clot" in urgent.lower()
@@ -84,3 +86,5 @@ def test_rasa_shell_answers_through_its_input(tmp_path: Path, answers: YamlConte
     first_sentence = answers.get("causes").answer.split(". ")[0]
     assert first_sentence in output
     assert answers.disclaimer.split(". ")[0] in output
+    # Rasa's own REST channel (`cmdline`) sends the small print as a paragraph of text.
+    assert "\nSources: " in output and " · Reviewed " in output

@@ -115,12 +115,10 @@ def role(pid: int, parent_roles: Mapping[int, str], ppid: int) -> str:
     """What a process of `make run` is, from its command line and its parent."""
     argv = command_line(pid)
     text = " ".join(argv)
-    if "tools.action_server" in text:
-        return "action server"
-    if "tools.serve_web" in text:
-        return "web page server"
-    if "tools.run" in text:
-        return "tools/run.py"
+    for module, name in (("action_server", "action server"), ("serve_web", "web page server"),
+                         ("run", "tools/run.py")):
+        if f"tools.{module}" in argv or any(part.endswith(f"tools/{module}.py") for part in argv):
+            return name
     if parent_roles.get(ppid, "").startswith("rasa"):
         return "rasa worker" if "rasa" in text and "run" in argv else "rasa helper"
     if any(part.endswith("/rasa") for part in argv) and "run" in argv:

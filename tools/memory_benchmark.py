@@ -6,11 +6,11 @@ Usage:
 
 Two parts, in one run:
 
-1. **The action server alone, side by side**: `--starts` times each, alternately,
-   as `make run` starts it (tools/action_server.py, no TensorFlow) and with
-   `--allow-tensorflow` (as before, and as `rasa run actions` runs): seconds until
-   `/health` answers, seconds until a first real action call is answered (the
-   content store and the safety net are loaded on first use), and RSS after it.
+1. **The action server alone, side by side**: `--starts` times each, in turn,
+   as `make run` starts it (tools/action_server.py, no TensorFlow), with
+   `--allow-tensorflow` (as before), and as `rasa run actions` (Rasa's command,
+   which loads TensorFlow through spaCy): seconds until `/health` answers,
+   seconds until a first real action call is answered, and RSS after it.
    Medians are printed.
 2. **All of `make run`**: `python -m tools.run` itself (action server, Rasa with
    its worker processes, the demo page server) on free ports, with the tracker
@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import requests
 import yaml
@@ -203,14 +203,21 @@ class Start:
     rss: int
 
 
-def start_action_server(extra: List[str], logs: Path) -> Start:
-    """Starts the action server, calls one action, reads its memory, stops it."""
-    port = free_port()
+#: The ways of starting the action server that part 1 compares: port -> command.
+ACTION_SERVERS: Dict[str, Callable[[int], List[str]]] = {
+    "without TensorFlow": action_server_command,
+    "with TensorFlow": lambda port: [*action_server_command(port), "--allow-tensorflow"],
+    "rasa run actions": lambda port: [str(BIN / "rasa"), "run", "actions", "--port", str(port)],
+}
+
+
+def start_action_server(command: List[str], port: int, logs: Path) -> Start:
+    """Starts an action server on `port`, calls one action, reads its memory, stops it."""
     env = server_env({k: v for k, v in os.environ.items() if k != "CONTENT_DB_URL"})
     with open(logs / "action-server.log", "ab") as log:
         started = time.perf_counter()
-        process = ServerProcess([*action_server_command(port), *extra], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        process = ServerProcess(command, cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
     try:
         if not wait_until_up(f"http://127.0.0.1:{port}/health", process, 120):
             raise SystemExit(f"the action server did not start; see {logs}/action-server.log")
@@ -226,11 +233,12 @@ def start_action_server(extra: List[str], logs: Path) -> Start:
 
 
 def action_server_side_by_side(starts: int, logs: Path) -> Dict[str, List[Start]]:
-    """`starts` starts each, alternately: without TensorFlow (as make run) and with it."""
-    runs: Dict[str, List[Start]] = {"without TensorFlow": [], "with TensorFlow": []}
+    """`starts` starts of each of `ACTION_SERVERS`, in turn."""
+    runs: Dict[str, List[Start]] = {name: [] for name in ACTION_SERVERS}
     for _ in range(starts):
-        runs["without TensorFlow"].append(start_action_server([], logs))
-        runs["with TensorFlow"].append(start_action_server(["--allow-tensorflow"], logs))
+        for name, command in ACTION_SERVERS.items():
+            port = free_port()
+            runs[name].append(start_action_server(command(port), port, logs))
     return runs
 
 
@@ -302,7 +310,7 @@ def verdict(value_mib: float, target_mib: int) -> str:
 def print_starts(runs: Dict[str, List[Start]]) -> None:
     """The action server's start-up table."""
     starts = len(next(iter(runs.values())))
-    print(f"\nThe action server alone (median of {starts} starts each, alternately):")
+    print(f"\nThe action server alone (median of {starts} starts each, in turn):")
     print(f"  {'':20} {'up (s)':>8} {'first answer (s)':>17} {'RSS after it (MiB)':>19}")
     for name, values in runs.items():
         print(f"  {name:20} {statistics.median(v.up_s for v in values):8.2f} "

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -53,44 +53,77 @@ POSITIVE, NEGATIVE = "positive", "negative"
 #: Shown for a missing channel or topic.
 UNKNOWN = "(unknown)"
 
+#: Columns added to Rasa's `events` table, computed by the database from each row
+#: (never written by Rasa or the store): name -> (event type, key of the JSON `data`).
+#: SQLite: VIRTUAL (computed on read, stored only in the indexes); PostgreSQL: STORED.
+#: With them in the indexes below, the queries never parse JSON at read time.
+GENERATED_COLUMNS: Dict[str, Tuple[str, str]] = {
+    "analytics_slot_value": ("slot", "value"),  # the value a slot event set
+    "analytics_channel": ("user", "input_channel"),  # the channel of a user message
+}
+
 #: (name, columns) of the indexes the queries rely on, on Rasa's `events` table.
-#: SQLite adds the row id to every index by itself; PostgreSQL needs `id` named for
-#: index-only scans.
 ANALYTICS_INDEXES: List[Tuple[str, str]] = [
-    # messages, conversations and fallbacks per day; each conversation's first message
-    ("ix_events_analytics_user", "type_name, timestamp, sender_id, intent_name, id"),
-    # slot events (action_name holds the slot's name) and action events, by time
-    ("ix_events_analytics_name", "action_name, type_name, timestamp"),
+    # messages, conversations, fallbacks and channels per day
+    ("ix_events_analytics_user",
+     "type_name, timestamp, sender_id, intent_name, analytics_channel"),
+    # slot events (action_name holds the slot's name, the value is generated) and action
+    # events, by time
+    ("ix_events_analytics_name", "action_name, type_name, timestamp, analytics_slot_value"),
     # the `feedback_topic` set just before a `feedback` in the same conversation
-    ("ix_events_analytics_sender_name", "sender_id, action_name, id"),
+    ("ix_events_analytics_sender_name", "sender_id, action_name, id, analytics_slot_value"),
 ]
 
 
+def _generated_sql(dialect: str, name: str) -> str:
+    """`ALTER TABLE` adding one generated column, in the dialect's syntax."""
+    type_name, key = GENERATED_COLUMNS[name]
+    value = _json_text(dialect, key, table="")
+    if dialect == "sqlite":
+        return (f"ALTER TABLE events ADD COLUMN {name} TEXT GENERATED ALWAYS AS "
+                f"(CASE WHEN type_name = '{type_name}' THEN {value} END) VIRTUAL")
+    return (f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} TEXT GENERATED ALWAYS AS "
+            f"(CASE WHEN type_name = '{type_name}' THEN {value} END) STORED")
+
+
 def create_indexes(connection: Connection) -> List[str]:
-    """Creates the analytics indexes that are missing (a `console.migrate` step).
+    """Adds the generated columns and indexes that are missing (a `console.migrate` step).
 
     Creates Rasa's `events` table first if the tracker store has not yet (same
-    definition as Rasa's, so Rasa later finds it in place).
+    definition as Rasa's, so Rasa later finds it in place). On PostgreSQL, adding
+    the stored columns rewrites the table once, holding its lock meanwhile (about
+    20 s for 100,000 conversations: docs/performance.md): Rasa's saves wait.
 
     Args:
         connection: A connection in a transaction, on the tracker store's database.
 
     Returns:
-        The names of the indexes created now.
+        The names of the columns and indexes created now.
     """
     from rasa.core.tracker_store import SQLTrackerStore
 
     events = SQLTrackerStore.SQLEvent.__table__
     events.create(connection, checkfirst=True)
-    existing = {index["name"] for index in sa.inspect(connection).get_indexes("events")}
+    inspector = sa.inspect(connection)
+    columns = {column["name"] for column in inspector.get_columns("events")}
+    existing = {index["name"] for index in inspector.get_indexes("events")}
     created = []
-    for name, columns in ANALYTICS_INDEXES:
-        if name not in existing:
-            connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON events ({columns})"))
+    for name in GENERATED_COLUMNS:
+        if name not in columns:
+            connection.execute(sa.text(_generated_sql(connection.dialect.name, name)))
             created.append(name)
-    if created and connection.dialect.name == "sqlite":
+    for name, indexed in ANALYTICS_INDEXES:
+        if name not in existing:
+            connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON events ({indexed})"))
+            created.append(name)
+    if created:
         connection.execute(sa.text("ANALYZE events"))  # the planner picks by statistics
     return created
+
+
+def migration_step(connection: Connection) -> None:
+    """`create_indexes`, as a step of `console.migrate.STEPS` (returns nothing)."""
+    create_indexes(connection)
 
 
 def ensure_indexes(engine: Engine) -> List[str]:
@@ -220,9 +253,10 @@ def _day(dialect: str, column: str = "timestamp") -> str:
 
 def _json_text(dialect: str, key: str, table: str = "events") -> str:
     """SQL for the text of a top-level key of an event's JSON `data`."""
+    data = f"{table}.data" if table else "data"
     if dialect == "sqlite":
-        return f"json_extract({table}.data, '$.{key}')"
-    return f"(CAST({table}.data AS json) ->> '{key}')"
+        return f"json_extract({data}, '$.{key}')"
+    return f"(CAST({data} AS json) ->> '{key}')"
 
 
 def _date(day_number: Any) -> dt.date:
@@ -240,6 +274,20 @@ class Analytics:
         """
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._present: Optional[Set[str]] = None
+
+    def _column(self, name: str, table: str = "") -> str:
+        """A generated column (of `table`), or its expression before the migration added it."""
+        if self._present is None:
+            with self.engine.connect() as connection:
+                columns = sa.inspect(connection).get_columns("events")
+            self._present = {column["name"] for column in columns}
+        prefix = f"{table}." if table else ""
+        if name in self._present:
+            return f"{prefix}{name}"
+        type_name, key = GENERATED_COLUMNS[name]
+        return (f"(CASE WHEN {prefix}type_name = '{type_name}' "
+                f"THEN {_json_text(self.dialect, key, table=table)} END)")
 
     def _rows(self, sql: str, period: Period, **params: Any) -> List[Tuple[Any, ...]]:
         with self.engine.connect() as connection:
@@ -268,7 +316,7 @@ class Analytics:
 
     def top_topics(self, period: Period, limit: int = 10) -> List[Tuple[str, int]]:
         """The content ids answered most often, with their counts, most first."""
-        value = _json_text(self.dialect, "value")
+        value = self._column("analytics_slot_value")
         rows = self._rows(
             f"SELECT {value} AS topic, count(*) AS answers FROM events "
             f"WHERE action_name = :slot AND type_name = 'slot' "
@@ -299,7 +347,7 @@ class Analytics:
 
     def red_flags(self, period: Period) -> List[Tuple[dt.date, int]]:
         """Urgent-care (red-flag) answers per day."""
-        day, value = _day(self.dialect), _json_text(self.dialect, "value")
+        day, value = _day(self.dialect), self._column("analytics_slot_value")
         rows = self._rows(
             f"SELECT {day}, count(*) FROM events WHERE action_name = :slot "
             f"AND type_name = 'slot' AND timestamp >= :start AND timestamp < :end "
@@ -309,37 +357,41 @@ class Analytics:
 
     def feedback(self, period: Period) -> List[TopicFeedback]:
         """Positive and negative feedback replies per topic, most replies first."""
-        verdict = _json_text(self.dialect, "value", "f")
-        topic = _json_text(self.dialect, "value", "t")
+        verdict = self._column("analytics_slot_value", "f")
+        topic = self._column("analytics_slot_value", "e")
         rows = self._rows(
-            f"SELECT {topic} AS topic, {verdict} AS verdict, count(*) FROM events f "
-            f"JOIN events t ON t.id = (SELECT max(e.id) FROM events e "
-            f"  WHERE e.sender_id = f.sender_id AND e.action_name = :topic_slot "
-            f"  AND e.id < f.id) "
-            f"WHERE f.action_name = :feedback_slot AND f.type_name = 'slot' "
-            f"AND f.timestamp >= :start AND f.timestamp < :end "
-            f"GROUP BY {topic}, {verdict}", period,
+            f"SELECT topic, verdict, count(*) FROM ("
+            f" SELECT {verdict} AS verdict, "
+            f"  (SELECT {topic} "
+            f"   FROM events e WHERE e.sender_id = f.sender_id "
+            f"   AND e.action_name = :topic_slot AND e.id < f.id "
+            f"   ORDER BY e.id DESC LIMIT 1) AS topic "
+            f" FROM events f WHERE f.action_name = :feedback_slot AND f.type_name = 'slot' "
+            f" AND f.timestamp >= :start AND f.timestamp < :end) replies "
+            f"GROUP BY topic, verdict", period,
             topic_slot=FEEDBACK_TOPIC_SLOT, feedback_slot=FEEDBACK_SLOT)
         counts: Dict[str, List[int]] = {}
-        for name, value, count in rows:
+        for name, verdict, count in rows:
             pair = counts.setdefault(str(name) if name is not None else UNKNOWN, [0, 0])
-            if value == POSITIVE:
+            if verdict == POSITIVE:
                 pair[0] += int(count)
-            elif value == NEGATIVE:
+            elif verdict == NEGATIVE:
                 pair[1] += int(count)
         found = [TopicFeedback(name, positive, negative)
                  for name, (positive, negative) in counts.items() if positive + negative]
         return sorted(found, key=lambda f: (-f.total, f.topic))
 
     def channels(self, period: Period) -> List[Tuple[str, int]]:
-        """Conversations per channel (of their first message in the period), most first."""
-        channel = _json_text(self.dialect, "input_channel", "events")
+        """Conversations per channel of their user messages in the period, most first.
+
+        A conversation id belongs to one channel (each channel names its users its
+        own way), so the counts add up to the period's conversations.
+        """
+        channel = self._column("analytics_channel")
         rows = self._rows(
-            f"SELECT {channel} AS channel, count(*) AS conversations FROM events "
-            f"JOIN (SELECT min(id) AS first_id FROM events WHERE type_name = 'user' "
-            f"  AND timestamp >= :start AND timestamp < :end GROUP BY sender_id) firsts "
-            f"ON events.id = firsts.first_id "
-            f"GROUP BY {channel} ORDER BY conversations DESC, channel", period)
+            f"SELECT {channel} AS channel, count(DISTINCT sender_id) AS conversations "
+            f"FROM events WHERE type_name = 'user' AND timestamp >= :start "
+            f"AND timestamp < :end GROUP BY {channel}", period)
         merged: Dict[str, int] = {}
         for name, count in rows:
             key = str(name) if name else UNKNOWN

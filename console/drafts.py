@@ -124,10 +124,10 @@ class Drafts:
     @staticmethod
     def check_sign_off(user: User, draft: Draft) -> None:
         """Raises `NotAllowed` unless `user` may approve `draft`."""
-        if not user.can_sign_off:
-            raise NotAllowed("only a clinical reviewer or an admin can approve or reject drafts")
         if user.id == draft.author_id:
             raise NotAllowed("nobody can approve or reject their own draft")
+        if not user.can_sign_off:
+            raise NotAllowed("only a clinical reviewer or an admin can approve or reject drafts")
 
     def _claim(self, draft_id: int, reviewer: User, status: str, comment: str) -> Draft:
         """Moves a pending draft to `status` (once: a second attempt finds it decided)."""

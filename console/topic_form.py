@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedSeq
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from nightcramps import content_store
@@ -28,6 +29,8 @@ from nightcramps.schema import read_yaml
 
 #: Optional review fields, used when the store's schema has them.
 REVIEW_FIELDS = ("reviewed_by", "next_review")
+#: Folded answers are written in lines of at most about this many characters.
+FOLD_WIDTH = 76
 #: Fields a reader of pydantic's error locations cannot name more precisely.
 _TOP = "-"
 
@@ -61,7 +64,7 @@ def review_fields() -> List[str]:
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
-    yaml.width = 88  # type: ignore[assignment]
+    yaml.width = 4096  # type: ignore[assignment]  # folds are placed by _block
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
@@ -94,8 +97,38 @@ def _clean(value: str) -> str:
 
 
 def _block(value: str) -> Any:
-    """Long text as the files write it: `>-` folded, or `|-` when it has line breaks."""
-    return LiteralScalarString(value) if "\n" in value else FoldedScalarString(value)
+    """Long text as the files write it: `>-` folded in short lines, `|-` with its own breaks."""
+    if "\n" in value:
+        return LiteralScalarString(value)
+    folded = FoldedScalarString(value)
+    folded.fold_pos = _fold_points(value)  # type: ignore[attr-defined]
+    return folded
+
+
+def _fold_points(value: str) -> List[int]:
+    """Where a folded scalar breaks its lines: the last space before each FOLD_WIDTH mark."""
+    points: List[int] = []
+    line_start = 0
+    last_space = -1
+    for index, char in enumerate(value):
+        if char == " " and index > 0 and value[index - 1] != " " and (
+                index + 1 < len(value) and value[index + 1] != " "):
+            if index - line_start > FOLD_WIDTH and last_space > line_start:
+                points.append(last_space)
+                line_start = last_space + 1
+            last_space = index
+    if len(value) - line_start > FOLD_WIDTH and last_space > line_start:
+        points.append(last_space)
+    return points
+
+
+def _list_like(existing: Any, values: Sequence[str]) -> CommentedSeq:
+    """`values` as a YAML list, written `[a, b]` when the file wrote the old one so."""
+    new = CommentedSeq(values)
+    flow = getattr(getattr(existing, "fa", None), "flow_style", lambda: None)()
+    if flow or existing is None:
+        new.fa.set_flow_style()
+    return new
 
 
 def _date_or_text(value: str) -> Any:
@@ -125,30 +158,44 @@ def form_from_fields(topic_id: str, fields: Mapping[str, List[str]]) -> TopicFor
     )
 
 
+def _set(data: Any, key: str, value: Any, shown: Any) -> None:
+    """Sets `data[key]` unless it already reads as `shown` (untouched fields keep their layout)."""
+    current = data.get(key)
+    if isinstance(current, list) and list(current) == shown:
+        return
+    if current is not None and not isinstance(current, list) and _text(current).strip() == shown:
+        return
+    data[key] = value
+
+
 def apply(base_text: str, form: TopicForm) -> str:
-    """The topic file `base_text` with the form's values; everything else kept."""
+    """The topic file `base_text` with the form's values; everything else kept.
+
+    Fields the form leaves as they were keep their exact layout in the file, so a
+    draft's diff shows only what was changed.
+    """
     yaml = _yaml()
     data = yaml.load(base_text) or {}
-    data["title"] = form.title
-    data["answer"] = _block(form.answer)
-    variants = {group: _block(text) for group, text in form.variants.items() if text}
+    _set(data, "title", form.title, form.title)
+    _set(data, "answer", _block(form.answer), form.answer)
+    variants = {group: text for group, text in form.variants.items() if text}
     if variants:
         existing = data.get("variants") or {}
         for group in list(existing):
             if group not in variants:
                 del existing[group]
         for group, text in variants.items():
-            existing[group] = text
+            _set(existing, group, _block(text), text)
         data["variants"] = existing
     elif "variants" in data:
         del data["variants"]
-    data["sources"] = list(form.sources)
-    data["last_reviewed"] = _date_or_text(form.last_reviewed)
-    data["related"] = list(form.related)
+    _set(data, "sources", _list_like(data.get("sources"), form.sources), list(form.sources))
+    _set(data, "last_reviewed", _date_or_text(form.last_reviewed), form.last_reviewed)
+    _set(data, "related", _list_like(data.get("related"), form.related), list(form.related))
     for name in review_fields():
         value = getattr(form, name)
         if value:
-            data[name] = _date_or_text(value) if name == "next_review" else value
+            _set(data, name, _date_or_text(value) if name == "next_review" else value, value)
         elif name in data:
             del data[name]
     out = io.StringIO()

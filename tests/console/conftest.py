@@ -20,10 +20,12 @@ from typing import Dict, Iterator, Mapping, Optional
 import pytest
 import requests
 import sqlalchemy as sa
+from playwright.sync_api import Browser, Page
 
 from console.accounts import Accounts
 from console.database import engine_for
 from console.migrate import migrate
+from tests.browser.conftest import browser, playwright, screenshot_name  # noqa: F401 (fixtures)
 from tools.processes import ROOT, Server, free_port, serving
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
@@ -157,3 +159,26 @@ def form_data(console: Console, topic_id: str, **changes: object) -> Dict[str, o
         **{f"variants.{group}": text for group, text in form.variants.items()}}
     data.update(changes)
     return data
+
+
+# -- the browser (Debian's chromium through Playwright, as tests/browser launches it) ----------
+
+#: Screenshots of the console pages, kept as artifacts (README uses console_topic.png).
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:  # noqa: F811
+    """A fresh tab (own cookies); a screenshot after the test; no uncaught JavaScript error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    try:
+        folder = SCREENSHOTS / "console"
+        folder.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(folder / screenshot_name(request.node.name)), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"uncaught JavaScript errors on the page: {errors}"

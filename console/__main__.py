@@ -43,13 +43,17 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def publisher(engine: Any) -> Any:
-    """`stores.content_versions.ContentVersions(engine).publish` when that module exists."""
+def publisher(engine: Any, content: Path) -> Any:
+    """Records approved files as store versions, which every action server follows.
+
+    `stores.content_versions.ContentVersions(engine, content).publish`; None
+    where that module is missing (then approval writes content/ alone).
+    """
     try:
-        from stores.content_versions import ContentVersions  # type: ignore[import-not-found]
+        from stores.content_versions import ContentVersions
     except ImportError:
         return None
-    return ContentVersions(engine).publish
+    return ContentVersions(engine, content).publish
 
 
 def extra_pages() -> List[Any]:
@@ -75,7 +79,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"console: {error}", file=sys.stderr)
         return 2
     services = build_services(engine, args.content_dir, idle_seconds=args.idle_minutes * 60,
-                              publisher=publisher(engine))
+                              publisher=publisher(engine, args.content_dir))
     app = make_app(services, Settings(htmx_file=args.htmx, secure_cookies=args.secure_cookies,
                                       extra_nav=extra_pages()))
     print(f"Console on http://{args.host}:{args.port} (content {args.content_dir}, "

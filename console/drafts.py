@@ -171,6 +171,7 @@ class Drafts:
             DraftError: The draft is gone, decided, out of date or no longer valid.
         """
         draft = self._claim(draft_id, reviewer, APPROVED, comment)
+        file_name = f"topics/{draft.topic_id}.yml"
         try:
             current = self.files.read(draft.topic_id)
             if current != draft.base_text:
@@ -179,12 +180,11 @@ class Drafts:
             problem = still_valid(draft)
             if problem:
                 raise DraftError(f"the draft no longer passes the store's checks: {problem}")
+            version = self._publish(file_name, draft.text, reviewer.email)
             self.files.write(draft.topic_id, draft.text)
         except BaseException:
             self._release(draft_id)
             raise
-        file_name = f"topics/{draft.topic_id}.yml"
-        version = self.publisher(file_name, draft.text, reviewer.email) if self.publisher else 0
         with self.engine.begin() as connection:
             connection.execute(sa.insert(tables.publishes).values(
                 at=self.clock(), draft_id=draft_id, file_name=file_name,
@@ -194,6 +194,19 @@ class Drafts:
                               before_text=current, after_text=draft.text, author=draft.author,
                               approved_by=reviewer.email, comment=comment)
         return int(version or 0)
+
+    def _publish(self, file_name: str, text: str, approved_by: str) -> int:
+        """Records the file as the next store version (0 without a publisher).
+
+        Raises:
+            DraftError: The versioned store refused the file.
+        """
+        if self.publisher is None:
+            return 0
+        try:
+            return int(self.publisher(file_name, text, approved_by))
+        except ValueError as refused:  # ContentError is a ValueError
+            raise DraftError(f"the versioned store refused the file: {refused}") from None
 
     def reject(self, draft_id: int, reviewer: User, comment: str) -> None:
         """Rejects a draft with a comment (the live file is untouched).

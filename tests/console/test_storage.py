@@ -10,7 +10,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from console.migrate import STEPS, current_version, migrate
 from console.ratelimit import Limits
 from console.services import Services, build_services
 from console.topic_form import apply, read_form, validate
+from stores.content_versions import ContentVersions
 from tests.console.conftest import sqlite_endpoints
 from tests.prod.conftest import services  # noqa: F401 (fixture)
 from tools.processes import ROOT
@@ -84,11 +85,10 @@ def parts(endpoints: Path, tmp_path: Path) -> Iterator[tuple[Services, Clock]]:
     content = tmp_path / "content"
     shutil.copytree(ROOT / "content", content)
     clock = Clock()
-    published: List[tuple] = []
     try:
         assert migrate(engine) == [step[0] for step in STEPS]
         built = build_services(engine, content, idle_seconds=60, limits=Limits(2, 3, 60),
-                               publisher=lambda *args: published.append(args) or len(published),
+                               publisher=ContentVersions(engine, content).publish,
                                bcrypt_rounds=4, clock=clock)
         yield built, clock
     finally:
@@ -171,6 +171,10 @@ def test_drafts_sign_off_and_audit(parts: tuple[Services, Clock]) -> None:
     with services_.engine.connect() as connection:
         publish = connection.execute(sa.select(tables.publishes)).one()
     assert publish.file_name == "topics/diet.yml" and publish.version == 1
+    # The versioned store every action server follows has the approved file too.
+    versions = ContentVersions(services_.engine, services_.content_dir)
+    assert versions.latest_version() == 1
+    assert versions.latest_files()["topics/diet.yml"].text == text
     # A second draft from the old base is out of date once the first is live.
     stale = services_.drafts.save(editor, "diet", text.replace("Water", "Drinks"))
     services_.files.write("diet", base)

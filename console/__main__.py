@@ -39,6 +39,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--secure-cookies", action="store_true",
                         default=os.environ.get("CONSOLE_SECURE_COOKIES", "") in ("1", "true"),
                         help="always mark cookies Secure (else only over https)")
+    parser.add_argument("--project-root", type=Path, default=ROOT,
+                        help="folder with data/nlu/ and content/inbox_triage.yml (the inbox's "
+                             "training examples; default: this project)")
     parser.add_argument("--htmx", type=Path, default=HTMX, help="htmx.min.js to serve")
     return parser.parse_args(argv)
 
@@ -79,7 +82,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"console: {error}", file=sys.stderr)
         return 2
     services = build_services(engine, args.content_dir, idle_seconds=args.idle_minutes * 60,
-                              publisher=publisher(engine, args.content_dir))
+                              publisher=publisher(engine, args.content_dir),
+                              project_root=args.project_root)
     app = make_app(services, Settings(htmx_file=args.htmx, secure_cookies=args.secure_cookies,
                                       extra_nav=extra_pages()))
     print(f"Console on http://{args.host}:{args.port} (content {args.content_dir}, "

@@ -31,6 +31,8 @@ from console.review_dates import DUE_SOON_DAYS, due
 from console.services import Services
 from console.sessions import same_token
 from nightcramps.content_store import KNOWN_GROUPS, ContentError
+from tools.content.inbox import InboxError
+from tools.content.yaml_lines import YamlFileError
 
 SESSION_COOKIE = "console_session"
 LOGIN_CSRF_COOKIE = "console_login_csrf"
@@ -434,6 +436,33 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
                                         today=dt.datetime.now(dt.timezone.utc).date(),
                                         titles=titles)
             return render(request, "analytics.html", **context)
+
+    def inbox_page(request: Request, done: Optional[List[str]] = None, error: str = "",
+                   status: int = 200) -> HTTPResponse:
+        view = services.inbox.view()
+        titles = {entry.id: entry.title for entry in services.store.entries()}
+        return render(request, "inbox.html", status=status, groups=view.groups,
+                      problem=view.problem, titles=titles, done=done or [], error=error)
+
+    @app.get("/inbox")
+    async def inbox(request: Request) -> HTTPResponse:
+        return inbox_page(request)
+
+    @app.post("/inbox/decide")
+    async def inbox_decide(request: Request) -> HTTPResponse:
+        form = request.form or {}
+        item_id = str(form.get("item_id") or "")
+        decision = str(form.get("decision") or "")
+        topic = str(form.get("topic") or "") or None
+        try:
+            done = services.inbox.decide(item_id, decision, topic)
+        except (InboxError, YamlFileError) as problem:
+            return inbox_page(request, error=str(problem), status=409)
+        with services.engine.begin() as connection:
+            services.audit.record(connection, request.ctx.user.email, f"inbox {decision}",
+                                  topic_id=topic if decision == "assign" else None,
+                                  comment="\n".join(done))
+        return inbox_page(request, done=done)
 
     @app.get("/users")
     async def users(request: Request) -> HTTPResponse:

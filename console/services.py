@@ -12,6 +12,7 @@ from console.accounts import Accounts
 from console.audit import AuditLog
 from console.content_files import TopicFiles
 from console.drafts import Drafts, Publisher
+from console.inbox_page import Inbox
 from console.ratelimit import DEFAULT_LIMITS, Limits, LoginLimiter
 from console.sessions import DEFAULT_IDLE_SECONDS, Sessions
 from nightcramps.content_store import YamlContentStore
@@ -30,11 +31,13 @@ class Services:
     files: TopicFiles
     drafts: Drafts
     store: YamlContentStore
+    inbox: Inbox
 
 
 def build_services(engine: Engine, content_dir: Path, *,
                    idle_seconds: float = DEFAULT_IDLE_SECONDS, limits: Limits = DEFAULT_LIMITS,
                    publisher: Optional[Publisher] = None,
+                   project_root: Optional[Path] = None,
                    bcrypt_rounds: Optional[int] = None,
                    clock: Optional[Callable[[], float]] = None) -> Services:
     """Builds every part on `engine` (migrated beforehand) and `content_dir`.
@@ -45,6 +48,8 @@ def build_services(engine: Engine, content_dir: Path, *,
         idle_seconds: Sessions end after this long without a request.
         limits: The login rate limit.
         publisher: Records approved files as store versions (None: files only).
+        project_root: The folder holding data/nlu/ and content/inbox_triage.yml for
+            the inbox (default: the content folder's parent).
         bcrypt_rounds: bcrypt's cost for new passwords (None: the default).
         clock: The current time (None: `time.time`).
     """
@@ -59,4 +64,5 @@ def build_services(engine: Engine, content_dir: Path, *,
         engine=engine, content_dir=Path(content_dir), accounts=accounts,
         sessions=Sessions(engine, idle_seconds, now), limiter=LoginLimiter(engine, limits, now),
         audit=audit, files=files, drafts=Drafts(engine, files, audit, publisher, now),
-        store=YamlContentStore(Path(content_dir), reload_interval=0.0))
+        store=YamlContentStore(Path(content_dir), reload_interval=0.0),
+        inbox=Inbox(engine, project_root or Path(content_dir).resolve().parent))

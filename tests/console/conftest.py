@@ -38,6 +38,8 @@ STAFF: Mapping[str, tuple[str, str]] = {
     "reviewer2@example.org": ("reviewer", "reviewer2-password-1"),
     "admin@example.org": ("admin", "admin-password-123"),
 }
+#: What the console's inbox reads and writes, copied for each console of the tests.
+PROJECT_PARTS = ("content", "data", "tests/heldout", "tests/safety")
 _HIDDEN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -123,9 +125,12 @@ def running_console(folder: Path, endpoints: Optional[Path] = None,
                     env: Optional[Mapping[str, str]] = None) -> Iterator[Console]:
     """Migrates the database, adds `STAFF`, and serves the console until the block ends."""
     folder.mkdir(parents=True, exist_ok=True)
-    if content is None:
+    if content is None:  # a copy of what the staff tools read and write
+        for name in PROJECT_PARTS:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(ROOT / name, folder / name)
         content = folder / "content"
-        shutil.copytree(ROOT / "content", content)
+    extra = ("--project-root", str(content.parent), *extra)
     endpoints = endpoints or sqlite_endpoints(folder)
     engine = engine_for(endpoints)
     migrate(engine)

@@ -9,18 +9,25 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from rasa.shared.core.constants import DEFAULT_ACTION_NAMES
 
+from nightcramps.small_print import SmallPrint
 from tools.load.traffic import Exchange, System
 
 
 def as_sent(bot_event: Dict[str, Any]) -> List[Optional[str]]:
     """The messages the REST channel sends for a stored bot event.
 
-    One per paragraph of its text, then one (without text) each for a custom payload,
-    an image and an attachment (as `OutputChannel.send_response` sends them).
+    One per paragraph of its text (a store answer that ends with its small print: one,
+    the answer without the small print, as `connectors.rest_output` sends it), then one
+    (without text) each for a custom payload, an image and an attachment (as
+    `OutputChannel.send_response` sends them).
     """
     texts: List[Optional[str]] = []
     text = bot_event.get("text")
-    if text:
+    small_print = SmallPrint.from_metadata(bot_event.get("metadata") or {})
+    body = small_print.body_of(text) if small_print is not None and text else None
+    if body is not None:
+        texts.append(body.strip())
+    elif text:
         texts.extend(text.strip().split("\n\n"))
     data = bot_event.get("data") or {}
     if data.get("custom"):

@@ -221,6 +221,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "needs the production profile: shared tracker and lock stores)")
     parser.add_argument("--web-port", type=int, default=8080,
                         help="port of the demo page with the chat widget (0 = no page)")
+    parser.add_argument("--proxy-port", type=int, default=0,
+                        help="nginx on this port in front of the replicas, serving the demo "
+                             "page too: the one entry point (0 = none; make run-prod: 8000)")
     parser.add_argument("--cors", nargs="*", default=None,
                         help="origins allowed to call Rasa from a browser "
                              "(default: $CORS_ORIGINS, else the demo page's origins)")
@@ -244,6 +247,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     channels = write_active_credentials(ROOT / "channels.yml", credentials, os.environ)
     print(f"Channels on: {', '.join(channels)}", flush=True)
     origins = args.cors if args.cors is not None else cors_origins(args.web_port)
+    if args.proxy_port and args.cors is None:
+        from tools.proxy import origins as proxy_origins
+
+        origins = [*origins, *proxy_origins(args.proxy_port)]
 
     env["SANIC_WORKERS"] = workers(env, args.replicas)
     # Duplicate webhook deliveries are remembered across workers and replicas.
@@ -271,23 +278,37 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"Rasa on port {port} did not start (see its messages above).",
                       file=sys.stderr)
                 return 1
-        if len(ports) > 1:
+        entry = f"http://localhost:{args.port}"
+        if args.proxy_port:  # nginx in front of the replicas (tools/proxy.py)
+            from tools.proxy import local_proxy
+
+            nginx = local_proxy(ports, args.proxy_port)
+            proxy = start(processes, nginx.command, env, signals)
+            if not wait_until_up(nginx.health, proxy, 30):
+                print("nginx did not start (see its messages above).", file=sys.stderr)
+                return 1
+            entry = f"http://localhost:{args.proxy_port}"
+            print(f"nginx on {entry} in front of the replicas on ports "
+                  f"{', '.join(map(str, ports))}: the one entry point.", flush=True)
+        elif len(ports) > 1:
             print(f"Rasa replicas on ports {', '.join(map(str, ports))}; put a reverse proxy "
                   "in front of them (docs/deployment.md).", flush=True)
         page = ""
         if args.web_port:
-            web = start(processes, web_command(args.web_port, f"http://localhost:{args.port}"),
+            web = start(processes, web_command(args.web_port, entry),
                         env, signals)
             if not wait_until_up(f"http://localhost:{args.web_port}/", web, 60):
                 print("The demo page did not start (see its messages above).", file=sys.stderr)
                 return 1
             page = f"  Chat on the demo page: http://localhost:{args.web_port}\n"
+        if args.proxy_port:
+            page += f"  Entry point (nginx):    {entry} (demo page, REST, webhooks)\n"
         print(
             "\nThe assistant is running.\n"
             f"{page}"
             f"  Chat in this terminal:  {BIN / 'python'} tools/chat.py\n"
             "  Or send a message:      curl -s -XPOST "
-            f"http://localhost:{args.port}/webhooks/rest/webhook \\\n"
+            f"{entry}/webhooks/rest/webhook \\\n"
             "                            -H 'Content-Type: application/json' "
             "-d '{\"sender\": \"me\", \"message\": \"why do I get leg cramps at night?\"}'\n"
             "Press Ctrl-C to stop the servers.\n", flush=True)

@@ -23,23 +23,26 @@ What each figure counts, over whole UTC days from `Period.start` to `Period.end`
 - **feedback per topic**: the replies to "Did that answer help?"
   (actions/feedback.py): each `feedback` slot (positive/negative) with the
   `feedback_topic` set just before it in the same conversation;
-- **channel mix**: conversations per `input_channel`, from each conversation's
-  first user message in the period.
+- **channel mix**: conversations per `input_channel` of their user messages in
+  the period.
 
 Each query answers within 2 s on 100,000 conversations (SQLite and PostgreSQL)
-with the indexes of `ANALYTICS_INDEXES`, created by `create_indexes` (a step of
-`console.migrate`); `python -m tools.analytics_benchmark` measures it.
+with what `console.analytics_schema` adds to the database (indexes, and the
+`analytics_facts` table that triggers keep in step with `events`: channels and
+slot values without parsing JSON at read time); `python -m
+tools.analytics_benchmark` measures it. Run `python -m console.migrate` first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
+from console.analytics_schema import CHANNEL, FACTS
 from nightcramps.contract import FALLBACK_INTENT, FEEDBACK_SLOT, FEEDBACK_TOPIC_SLOT, TOPIC_SLOT
 
 DAY_SECONDS = 86400
@@ -52,85 +55,6 @@ URGENT_TOPIC = "urgent_care"
 POSITIVE, NEGATIVE = "positive", "negative"
 #: Shown for a missing channel or topic.
 UNKNOWN = "(unknown)"
-
-#: Columns added to Rasa's `events` table, computed by the database from each row
-#: (never written by Rasa or the store): name -> (event type, key of the JSON `data`).
-#: SQLite: VIRTUAL (computed on read, stored only in the indexes); PostgreSQL: STORED.
-#: With them in the indexes below, the queries never parse JSON at read time.
-GENERATED_COLUMNS: Dict[str, Tuple[str, str]] = {
-    "analytics_slot_value": ("slot", "value"),  # the value a slot event set
-    "analytics_channel": ("user", "input_channel"),  # the channel of a user message
-}
-
-#: (name, columns) of the indexes the queries rely on, on Rasa's `events` table.
-ANALYTICS_INDEXES: List[Tuple[str, str]] = [
-    # messages, conversations, fallbacks and channels per day
-    ("ix_events_analytics_user",
-     "type_name, timestamp, sender_id, intent_name, analytics_channel"),
-    # slot events (action_name holds the slot's name, the value is generated) and action
-    # events, by time
-    ("ix_events_analytics_name", "action_name, type_name, timestamp, analytics_slot_value"),
-    # the `feedback_topic` set just before a `feedback` in the same conversation
-    ("ix_events_analytics_sender_name", "sender_id, action_name, id, analytics_slot_value"),
-]
-
-
-def _generated_sql(dialect: str, name: str) -> str:
-    """`ALTER TABLE` adding one generated column, in the dialect's syntax."""
-    type_name, key = GENERATED_COLUMNS[name]
-    value = _json_text(dialect, key, table="")
-    if dialect == "sqlite":
-        return (f"ALTER TABLE events ADD COLUMN {name} TEXT GENERATED ALWAYS AS "
-                f"(CASE WHEN type_name = '{type_name}' THEN {value} END) VIRTUAL")
-    return (f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} TEXT GENERATED ALWAYS AS "
-            f"(CASE WHEN type_name = '{type_name}' THEN {value} END) STORED")
-
-
-def create_indexes(connection: Connection) -> List[str]:
-    """Adds the generated columns and indexes that are missing (a `console.migrate` step).
-
-    Creates Rasa's `events` table first if the tracker store has not yet (same
-    definition as Rasa's, so Rasa later finds it in place). On PostgreSQL, adding
-    the stored columns rewrites the table once, holding its lock meanwhile (about
-    20 s for 100,000 conversations: docs/performance.md): Rasa's saves wait.
-
-    Args:
-        connection: A connection in a transaction, on the tracker store's database.
-
-    Returns:
-        The names of the columns and indexes created now.
-    """
-    from rasa.core.tracker_store import SQLTrackerStore
-
-    events = SQLTrackerStore.SQLEvent.__table__
-    events.create(connection, checkfirst=True)
-    inspector = sa.inspect(connection)
-    columns = {column["name"] for column in inspector.get_columns("events")}
-    existing = {index["name"] for index in inspector.get_indexes("events")}
-    created = []
-    for name in GENERATED_COLUMNS:
-        if name not in columns:
-            connection.execute(sa.text(_generated_sql(connection.dialect.name, name)))
-            created.append(name)
-    for name, indexed in ANALYTICS_INDEXES:
-        if name not in existing:
-            connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON events ({indexed})"))
-            created.append(name)
-    if created:
-        connection.execute(sa.text("ANALYZE events"))  # the planner picks by statistics
-    return created
-
-
-def migration_step(connection: Connection) -> None:
-    """`create_indexes`, as a step of `console.migrate.STEPS` (returns nothing)."""
-    create_indexes(connection)
-
-
-def ensure_indexes(engine: Engine) -> List[str]:
-    """`create_indexes` in a transaction of its own; returns the names created."""
-    with engine.begin() as connection:
-        return create_indexes(connection)
-
 
 @dataclass(frozen=True)
 class Period:
@@ -241,7 +165,6 @@ class Report:
     red_flags: List[Tuple[dt.date, int]]
     feedback: List[TopicFeedback]
     channels: List[Tuple[str, int]]
-    notes: List[str] = field(default_factory=list)
 
 
 def _day(dialect: str, column: str = "timestamp") -> str:
@@ -249,14 +172,6 @@ def _day(dialect: str, column: str = "timestamp") -> str:
     if dialect == "sqlite":
         return f"CAST({column} / {DAY_SECONDS} AS INTEGER)"
     return f"CAST(floor({column} / {DAY_SECONDS}) AS BIGINT)"
-
-
-def _json_text(dialect: str, key: str, table: str = "events") -> str:
-    """SQL for the text of a top-level key of an event's JSON `data`."""
-    data = f"{table}.data" if table else "data"
-    if dialect == "sqlite":
-        return f"json_extract({data}, '$.{key}')"
-    return f"(CAST({data} AS json) ->> '{key}')"
 
 
 def _date(day_number: Any) -> dt.date:
@@ -274,21 +189,6 @@ class Analytics:
         """
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._present: Optional[Set[str]] = None
-
-    def _column(self, name: str, table: str = "") -> str:
-        """A generated column (of `table`), or its expression before the migration added it."""
-        if self._present is None:
-            with self.engine.connect() as connection:
-                columns = sa.inspect(connection).get_columns("events")
-            self._present = {column["name"] for column in columns}
-        prefix = f"{table}." if table else ""
-        if name in self._present:
-            return f"{prefix}{name}"
-        type_name, key = GENERATED_COLUMNS[name]
-        return (f"(CASE WHEN {prefix}type_name = '{type_name}' "
-                f"THEN {_json_text(self.dialect, key, table=table)} END)")
-
     def _rows(self, sql: str, period: Period, **params: Any) -> List[Tuple[Any, ...]]:
         with self.engine.connect() as connection:
             result = connection.execute(sa.text(sql), {**period.bounds(), **params})
@@ -316,12 +216,10 @@ class Analytics:
 
     def top_topics(self, period: Period, limit: int = 10) -> List[Tuple[str, int]]:
         """The content ids answered most often, with their counts, most first."""
-        value = self._column("analytics_slot_value")
         rows = self._rows(
-            f"SELECT {value} AS topic, count(*) AS answers FROM events "
-            f"WHERE action_name = :slot AND type_name = 'slot' "
-            f"AND timestamp >= :start AND timestamp < :end AND {value} IS NOT NULL "
-            f"GROUP BY {value} ORDER BY answers DESC, topic LIMIT :limit",
+            f"SELECT value, count(*) AS answers FROM {FACTS} WHERE name = :slot "
+            f"AND timestamp >= :start AND timestamp < :end AND value IS NOT NULL "
+            f"GROUP BY value ORDER BY answers DESC, value LIMIT :limit",
             period, slot=TOPIC_SLOT, limit=limit)
         return [(str(topic), int(count)) for topic, count in rows]
 
@@ -347,26 +245,22 @@ class Analytics:
 
     def red_flags(self, period: Period) -> List[Tuple[dt.date, int]]:
         """Urgent-care (red-flag) answers per day."""
-        day, value = _day(self.dialect), self._column("analytics_slot_value")
+        day = _day(self.dialect)
         rows = self._rows(
-            f"SELECT {day}, count(*) FROM events WHERE action_name = :slot "
-            f"AND type_name = 'slot' AND timestamp >= :start AND timestamp < :end "
-            f"AND {value} = :urgent GROUP BY {day}", period, slot=TOPIC_SLOT,
-            urgent=URGENT_TOPIC)
+            f"SELECT {day}, count(*) FROM {FACTS} WHERE name = :slot "
+            f"AND timestamp >= :start AND timestamp < :end AND value = :urgent "
+            f"GROUP BY {day}", period, slot=TOPIC_SLOT, urgent=URGENT_TOPIC)
         return self._per_day(period, {int(d): int(c) for d, c in rows})
 
     def feedback(self, period: Period) -> List[TopicFeedback]:
         """Positive and negative feedback replies per topic, most replies first."""
-        verdict = self._column("analytics_slot_value", "f")
-        topic = self._column("analytics_slot_value", "e")
         rows = self._rows(
             f"SELECT topic, verdict, count(*) FROM ("
-            f" SELECT {verdict} AS verdict, "
-            f"  (SELECT {topic} "
-            f"   FROM events e WHERE e.sender_id = f.sender_id "
-            f"   AND e.action_name = :topic_slot AND e.id < f.id "
-            f"   ORDER BY e.id DESC LIMIT 1) AS topic "
-            f" FROM events f WHERE f.action_name = :feedback_slot AND f.type_name = 'slot' "
+            f" SELECT f.value AS verdict, "
+            f"  (SELECT t.value FROM {FACTS} t WHERE t.sender_id = f.sender_id "
+            f"   AND t.name = :topic_slot AND t.event_id < f.event_id "
+            f"   ORDER BY t.event_id DESC LIMIT 1) AS topic "
+            f" FROM {FACTS} f WHERE f.name = :feedback_slot "
             f" AND f.timestamp >= :start AND f.timestamp < :end) replies "
             f"GROUP BY topic, verdict", period,
             topic_slot=FEEDBACK_TOPIC_SLOT, feedback_slot=FEEDBACK_SLOT)
@@ -387,11 +281,10 @@ class Analytics:
         A conversation id belongs to one channel (each channel names its users its
         own way), so the counts add up to the period's conversations.
         """
-        channel = self._column("analytics_channel")
         rows = self._rows(
-            f"SELECT {channel} AS channel, count(DISTINCT sender_id) AS conversations "
-            f"FROM events WHERE type_name = 'user' AND timestamp >= :start "
-            f"AND timestamp < :end GROUP BY {channel}", period)
+            f"SELECT value, count(DISTINCT sender_id) FROM {FACTS} WHERE name = :channel "
+            f"AND timestamp >= :start AND timestamp < :end GROUP BY value", period,
+            channel=CHANNEL)
         merged: Dict[str, int] = {}
         for name, count in rows:
             key = str(name) if name else UNKNOWN

@@ -13,10 +13,20 @@ import uuid
 import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 
-from console.analytics import ANALYTICS_INDEXES, Analytics, ensure_indexes
+from console.analytics import Analytics
+from console.analytics_schema import EVENT_INDEXES, FACTS, ensure_analytics_schema
 from stores.privacy_tracker_store import PrivacySQLTrackerStore
+from stores.retention import delete_conversation
 from tests.prod.conftest import Services
-from tests.unit.test_analytics import check_known, save_known
+from tests.unit.test_analytics import (
+    CREATED,
+    DAY2,
+    EXPECTED_FEEDBACK,
+    PERIOD,
+    at,
+    check_known,
+    save_known,
+)
 
 
 def test_known_counts_on_postgresql(services: Services) -> None:
@@ -29,12 +39,23 @@ def test_known_counts_on_postgresql(services: Services) -> None:
         db=database, username=env["DB_USER"], password=env["DB_PASSWORD"])
     try:
         save_known(store)
-        check_known(Analytics(store.engine))
-        assert ensure_indexes(store.engine) == [name for name, _ in ANALYTICS_INDEXES]
-        assert ensure_indexes(store.engine) == []
+        assert ensure_analytics_schema(store.engine) == CREATED  # fills the stored events' facts
+        assert ensure_analytics_schema(store.engine) == []
         indexes = {i["name"] for i in sa.inspect(store.engine).get_indexes("events")}
-        assert indexes >= {name for name, _ in ANALYTICS_INDEXES}
+        assert indexes >= {name for name, _ in EVENT_INDEXES}
         check_known(Analytics(store.engine))
+        with store.engine.begin() as connection:  # the delete trigger empties the facts
+            connection.execute(sa.text("DELETE FROM events"))
+            assert connection.execute(sa.text(f"SELECT count(*) FROM {FACTS}")).scalar() == 0
+        save_known(store)  # the insert trigger fills them again
+        check_known(Analytics(store.engine))
+        with store.engine.begin() as connection:  # malformed JSON never blocks a save
+            connection.execute(sa.text(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
+                "VALUES ('Z', 'user', :at, 'greet', 'not json {')"), {"at": at(DAY2, 12)})
+        assert ("(unknown)", 1) in Analytics(store.engine).channels(PERIOD)
+        delete_conversation(store.engine, "C")
+        assert Analytics(store.engine).feedback(PERIOD) == EXPECTED_FEEDBACK[:1]
     finally:
         store.engine.dispose()
         with admin.cursor() as cursor:

@@ -28,17 +28,23 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from console.analytics import (
-    ANALYTICS_INDEXES,
     Analytics,
     DayFallbacks,
     DayVolume,
     Period,
     TopicFeedback,
-    create_indexes,
-    ensure_indexes,
     parse_period,
 )
+from console.analytics_schema import (
+    EVENT_INDEXES,
+    FACT_INDEXES,
+    FACTS,
+    TRIGGERS,
+    create_analytics_schema,
+    ensure_analytics_schema,
+)
 from stores.privacy_tracker_store import PrivacySQLTrackerStore
+from stores.retention import delete_conversation, purge_older_than
 from tools.analytics_benchmark import Generator, load, topics_from
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +125,8 @@ CONVERSATIONS: Dict[str, Tuple[str, List[Turn]]] = {
     "G": ("slack", [(at(DAY2, 0) + 86400, ("fallback",))]),
 }
 
+#: What the migration step adds to a tracker store's database.
+CREATED = [FACTS, *(name for name, _ in EVENT_INDEXES + FACT_INDEXES), *TRIGGERS]
 EXPECTED_VOLUME = [DayVolume(DAY0, 2, 6), DayVolume(DAY1, 2, 6), DayVolume(DAY2, 2, 3)]
 EXPECTED_TOPICS = [("causes", 4), ("supplements", 2), ("urgent_care", 2), ("stretches", 1)]
 EXPECTED_FALLBACKS = [DayFallbacks(DAY0, 6, 1, 1), DayFallbacks(DAY1, 6, 2, 2),
@@ -162,22 +170,69 @@ def check_known(analytics: Analytics) -> None:
     assert PRIVATE_TEXT.split()[0] not in repr(report) and "jane" not in repr(report)
 
 
+def facts(engine: sa.engine.Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text(f"SELECT count(*) FROM {FACTS}")).scalar())
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> PrivacySQLTrackerStore:
+    """The known conversations, saved before the analytics schema existed."""
     tracker_store = PrivacySQLTrackerStore(Domain.empty(), dialect="sqlite",
                                            db=str(tmp_path / "tracker.db"))
     save_known(tracker_store)
     return tracker_store
 
 
-def test_known_counts_without_the_indexes(store: PrivacySQLTrackerStore) -> None:
+def test_the_migration_fills_the_facts_of_stored_events(
+        store: PrivacySQLTrackerStore) -> None:
+    assert ensure_analytics_schema(store.engine) == CREATED
+    assert ensure_analytics_schema(store.engine) == []  # idempotent
+    # a fact per user message (19), topic slot (11), feedback_topic and feedback slot (6)
+    assert facts(store.engine) == 19 + 11 + 6
     check_known(Analytics(store.engine))
 
 
-def test_known_counts_with_the_indexes(store: PrivacySQLTrackerStore) -> None:
-    assert ensure_indexes(store.engine) == [name for name, _ in ANALYTICS_INDEXES]
-    assert ensure_indexes(store.engine) == []  # idempotent
-    check_known(Analytics(store.engine))
+def test_triggers_keep_the_facts_of_new_events(tmp_path: Path) -> None:
+    """Migrated before Rasa created its table; the store then saves as usual."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    with engine.begin() as connection:
+        assert create_analytics_schema(connection) == CREATED
+    tracker_store = PrivacySQLTrackerStore(Domain.empty(), dialect="sqlite",
+                                           db=str(tmp_path / "new.db"))
+    save_known(tracker_store)
+    assert facts(engine) == 36
+    check_known(Analytics(tracker_store.engine))
+    # a later turn of a conversation adds its facts too, and the store reads it back
+    asyncio.run(tracker_store.save(tracker("H", "rest", [(at(DAY2, 9), ("urgent",))])))
+    assert len(asyncio.run(tracker_store.retrieve("H")).events) == 8
+    assert Analytics(engine).red_flags(PERIOD)[-1] == (DAY2, 2)
+
+
+def test_deleted_conversations_no_longer_count(store: PrivacySQLTrackerStore) -> None:
+    ensure_analytics_schema(store.engine)
+    analytics = Analytics(store.engine)
+    assert delete_conversation(store.engine, "C") > 0  # "delete my data"
+    assert analytics.top_topics(PERIOD) == [("causes", 4), ("urgent_care", 2),
+                                            ("stretches", 1)]
+    assert analytics.feedback(PERIOD) == EXPECTED_FEEDBACK[:1]
+    assert analytics.channels(PERIOD) == [("telegram", 2), ("facebook", 1), ("rest", 1)]
+    assert analytics.fallbacks(PERIOD).days[1] == DayFallbacks(DAY1, 1, 0, 0)
+    before = facts(store.engine)
+    result = purge_older_than(store.engine, at(DAY0, 0))  # make purge: F only
+    assert result.conversations == 1
+    assert facts(store.engine) == before - 7  # F: 3 user messages, 2 topics, 2 feedback slots
+    check_counts = analytics.volume(Period(dt.date(2026, 10, 31), DAY0))
+    assert [d.messages for d in check_counts.days] == [0, 0, 4 + 2]
+
+
+def test_malformed_json_never_blocks_a_save(store: PrivacySQLTrackerStore) -> None:
+    ensure_analytics_schema(store.engine)
+    with store.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
+            "VALUES ('Z', 'user', :at, 'greet', 'not json {')"), {"at": at(DAY2, 12)})
+    assert ("(unknown)", 1) in Analytics(store.engine).channels(PERIOD)
 
 
 def test_user_text_is_stored_redacted(store: PrivacySQLTrackerStore, tmp_path: Path) -> None:
@@ -187,6 +242,7 @@ def test_user_text_is_stored_redacted(store: PrivacySQLTrackerStore, tmp_path: P
 
 
 def test_an_empty_period_gives_zeros(store: PrivacySQLTrackerStore) -> None:
+    ensure_analytics_schema(store.engine)
     period = Period(dt.date(2025, 1, 1), dt.date(2025, 1, 2))
     report = Analytics(store.engine).report(period)
     assert [d.messages for d in report.volume.days] == [0, 0]
@@ -196,27 +252,23 @@ def test_an_empty_period_gives_zeros(store: PrivacySQLTrackerStore) -> None:
     assert report.red_flags == [(dt.date(2025, 1, 1), 0), (dt.date(2025, 1, 2), 0)]
 
 
-def test_the_indexes_migrate_a_database_without_events_yet(tmp_path: Path) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'new.db'}")
-    with engine.begin() as connection:
-        created = create_indexes(connection)
-    assert created == [name for name, _ in ANALYTICS_INDEXES]
-    names = {index["name"] for index in sa.inspect(engine).get_indexes("events")}
-    assert names >= set(created)
-    # Rasa's store then opens the same database as usual and writes to it.
-    tracker_store = PrivacySQLTrackerStore(Domain.empty(), dialect="sqlite",
-                                           db=str(tmp_path / "new.db"))
-    save_known(tracker_store)
-    check_known(Analytics(tracker_store.engine))
-
-
-def test_queries_use_the_indexes(store: PrivacySQLTrackerStore) -> None:
-    ensure_indexes(store.engine)
+def test_queries_read_indexes_only(store: PrivacySQLTrackerStore) -> None:
+    """The slow part was parsing JSON at read time: no query reads `events.data` now."""
+    ensure_analytics_schema(store.engine)
     with store.engine.connect() as connection:
-        plan = " ".join(str(row[-1]) for row in connection.execute(sa.text(
-            "EXPLAIN QUERY PLAN SELECT count(*) FROM events WHERE type_name = 'user' "
-            "AND timestamp >= 0 AND timestamp < 1")))
-    assert "ix_events_analytics_user" in plan
+        def plan(sql: str) -> str:
+            return " ".join(str(row[-1]) for row in connection.execute(
+                sa.text(f"EXPLAIN QUERY PLAN {sql}"), PERIOD.bounds()))
+
+        assert "COVERING INDEX ix_events_analytics_user" in plan(
+            "SELECT count(DISTINCT sender_id), count(*), sum(intent_name = 'x') FROM events "
+            "WHERE type_name = 'user' AND timestamp >= :start AND timestamp < :end")
+        assert "COVERING INDEX ix_events_analytics_action" in plan(
+            "SELECT count(*) FROM events WHERE action_name = 'a' AND type_name = 'action' "
+            "AND timestamp >= :start AND timestamp < :end")
+        assert "COVERING INDEX ix_analytics_facts_name" in plan(
+            f"SELECT value, count(DISTINCT sender_id) FROM {FACTS} WHERE name = 'topic' "
+            f"AND timestamp >= :start AND timestamp < :end GROUP BY value")
 
 
 def test_the_period_form() -> None:
@@ -256,6 +308,7 @@ def test_generated_rows_are_what_rasa_writes(tmp_path: Path) -> None:
                  ("slot", "topic"), ("slot", "feedback"), ("slot", "feedback_topic"),
                  ("user", "report_urgent_symptoms"), ("session_started", None)]:
         assert kind in kinds
+    ensure_analytics_schema(engine)
     report = Analytics(engine).report(Period(DAY0, DAY2))
     assert report.volume.conversations == 200
     assert {name for name, _ in report.channels} <= {"rest", "telegram", "facebook", "slack",

@@ -12,8 +12,9 @@ from markupsafe import Markup
 from rasa.shared.core.domain import Domain
 from sqlalchemy import create_engine
 
-from console.analytics import Analytics, Period, ensure_indexes
+from console.analytics import Analytics, Period
 from console.analytics_page import analytics_context, charts
+from console.analytics_schema import ensure_analytics_schema
 from console.charts import (
     PALETTE,
     TEXT_COLOUR,
@@ -115,7 +116,7 @@ def test_the_page_renders_charts_and_the_form(tmp_path: Path) -> None:
     store = PrivacySQLTrackerStore(Domain.empty(), dialect="sqlite",
                                    db=str(tmp_path / "tracker.db"))
     save_known(store)
-    ensure_indexes(store.engine)
+    ensure_analytics_schema(store.engine)
     environment = jinja2.Environment(autoescape=True, loader=jinja2.ChoiceLoader([
         jinja2.DictLoader({"base.html": "<title>{% block title %}{% endblock %}</title>"
                                         "<main>{% block main %}{% endblock %}</main>"}),
@@ -138,7 +139,7 @@ def test_the_page_renders_charts_and_the_form(tmp_path: Path) -> None:
 
 def test_charts_of_a_report_have_unique_ids(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    ensure_indexes(engine)
+    ensure_analytics_schema(engine)
     report = Analytics(engine).report(Period(DAY0, DAY2))
     ids = [parse(chart).get("id") for chart in charts(report, {})]
     assert len(ids) == len(set(ids)) == 6

@@ -39,6 +39,9 @@ STOP_GRACE_SECONDS = 10.0
 KILL_WAIT_SECONDS = 4.0
 #: Seconds for a server to answer its health URL (model loading on 2 busy cores).
 STARTUP_TIMEOUT = 300.0
+#: Seconds between two polls of a starting server's health URL (a poll costs about a
+#: millisecond; a longer pause would add up to its length to every start-up).
+POLL_SECONDS = 0.1
 
 
 def free_port() -> int:
@@ -60,7 +63,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) ->
                     return True
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
     return False
 
 

@@ -317,3 +317,43 @@ def test_events_are_read_back_as_rasa_reads_them() -> None:
     assert sql_tracker_store.deserialise_events(dumped) == rasa_deserialise(dumped)
     with pytest.raises(ValueError):
         sql_tracker_store.deserialise_events([{"event": "no-such-event"}])
+
+
+MESSAGES = ("why do I get leg cramps at night?", "does magnesium help?", "hello",
+            "my calf is swollen, hot and red", "stomach cramps at night", "asdf qwer")
+
+
+def _load_and_parse(model: Path) -> Tuple[Any, List[Any]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    parses = [asyncio.run(agent.parse_message(text)) for text in MESSAGES]
+    return agent, [[(i["name"], i["confidence"]) for i in p["intent_ranking"]] for p in parses]
+
+
+def _diet_models(agent: Any) -> List[Any]:
+    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    return [node._component.model for node in nodes
+            if isinstance(node._component, DIETClassifier)]
+
+
+def test_the_model_loads_for_predictions_without_training_as_rasa_loads_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same predictions as Rasa's own loading, with no training step and no optimizer state."""
+    from tests.servers import MODEL
+
+    rasa_patches.uninstall()
+    monkeypatch.setenv(rasa_patches.SELECTION_VARIABLE, "none")
+    try:
+        stock_agent, stock = _load_and_parse(MODEL)
+        assert [m.train_function is not None for m in _diet_models(stock_agent)] == [True]
+        monkeypatch.setenv(rasa_patches.SELECTION_VARIABLE, "lean_model_load")
+        lean_agent, lean = _load_and_parse(MODEL)  # RasaRuntime installs it, as in `rasa run`
+        assert rasa_patches.installed() == ["lean_model_load"]
+        (model,) = _diet_models(lean_agent)
+        assert model.train_function is None and getattr(model, "optimizer", None) is None
+        assert lean == stock
+    finally:
+        rasa_patches.uninstall()

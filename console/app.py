@@ -26,6 +26,8 @@ from console import topic_form
 from console.accounts import ADMIN, ROLES, User
 from console.content_files import UnknownTopic
 from console.drafts import APPROVED, PENDING, REJECTED, Draft, DraftError, NotAllowed
+from console.jobs import SIGN_OFF_JOBS, JobBusy
+from console.jobs import TITLES as JOB_TITLES
 from console.preview import GROUP_NAMES, bubbles
 from console.review_dates import DUE_SOON_DAYS, due
 from console.services import Services
@@ -124,6 +126,23 @@ def diff_lines(before: str, after: str) -> List[Dict[str, str]]:
             kind = "context"
         lines.append({"kind": kind, "text": line})
     return lines
+
+
+#: The files of an evaluation report the console serves, with their types.
+REPORT_TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png", ".css": "text/css",
+                ".svg": "image/svg+xml"}
+
+
+def report_path(folder: Path, name: str) -> Optional[Path]:
+    """A file of the evaluation report folder, or None (nothing outside it, no hidden files)."""
+    if not name or "\\" in name or "\0" in name or any(
+            part.startswith(".") for part in name.split("/")):
+        return None
+    base = folder.resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path if path.suffix.lower() in REPORT_TYPES else None
 
 
 def analytics_available() -> bool:
@@ -463,6 +482,64 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
                                   topic_id=topic if decision == "assign" else None,
                                   comment="\n".join(done))
         return inbox_page(request, done=done)
+
+    # -- train, evaluate, publish ---------------------------------------------------------
+
+    reports = services.jobs.root / "reports"
+
+    @app.get("/model")
+    async def model(request: Request) -> HTTPResponse:
+        return render(request, "model.html", jobs=services.jobs.listed(), titles=JOB_TITLES,
+                      sign_off_jobs=SIGN_OFF_JOBS,
+                      report=(reports / "index.html").is_file())
+
+    @app.post("/model/<kind:str>")
+    async def start_job(request: Request, kind: str) -> HTTPResponse:
+        if kind not in services.jobs.commands:
+            return refuse(request, 404, "There is no such job.")
+        user: User = request.ctx.user
+        if kind in SIGN_OFF_JOBS and not user.can_sign_off:
+            return refuse(request, 403, "Only a clinical reviewer or an admin can publish or "
+                          "roll back.")
+        try:
+            job = services.jobs.start(kind, user.email)
+        except JobBusy as busy:
+            return refuse(request, 409, f"{busy}; wait for it to finish.")
+        with services.engine.begin() as connection:
+            services.audit.record(connection, user.email, f"{kind} started",
+                                  comment=f"job {job.id}, log {job.log.name}")
+        return response.redirect(f"/model/jobs/{job.id}", status=303)
+
+    @app.get("/model/jobs/<job_id:int>")
+    async def job_page(request: Request, job_id: int) -> HTTPResponse:
+        job = services.jobs.get(job_id)
+        if job is None:
+            return refuse(request, 404, "There is no such job (the console restarted?).")
+        return render(request, "job.html", job=job,
+                      report=job.kind == "evaluate" and (reports / "index.html").is_file())
+
+    @app.get("/model/jobs/<job_id:int>/log")
+    async def job_log(request: Request, job_id: int) -> HTTPResponse:
+        job = services.jobs.get(job_id)
+        if job is None:
+            return refuse(request, 404, "There is no such job.")
+        return render(request, "_job_log.html", job=job)
+
+    @app.get("/model/report/<name:path>")
+    async def report_file(request: Request, name: str) -> HTTPResponse:
+        path = report_path(reports, name)
+        if path is None:
+            return refuse(request, 404, "There is no such report file; run an evaluation.")
+        # The report's own styles are inline; it has no scripts.
+        headers = {"Content-Security-Policy": "default-src 'none'; img-src 'self' data:; "
+                   "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"}
+        return await response.file(str(path), headers=headers,
+                                   mime_type=REPORT_TYPES[path.suffix.lower()])
+
+    async def stop_jobs(_app: Sanic, _loop: Any) -> None:
+        services.jobs.stop_all()
+
+    app.register_listener(stop_jobs, "before_server_stop")
 
     @app.get("/users")
     async def users(request: Request) -> HTTPResponse:

@@ -13,6 +13,7 @@ from console.audit import AuditLog
 from console.content_files import TopicFiles
 from console.drafts import Drafts, Publisher
 from console.inbox_page import Inbox
+from console.jobs import Jobs
 from console.ratelimit import DEFAULT_LIMITS, Limits, LoginLimiter
 from console.sessions import DEFAULT_IDLE_SECONDS, Sessions
 from nightcramps.content_store import YamlContentStore
@@ -32,6 +33,7 @@ class Services:
     drafts: Drafts
     store: YamlContentStore
     inbox: Inbox
+    jobs: Jobs
 
 
 def build_services(engine: Engine, content_dir: Path, *,
@@ -56,6 +58,7 @@ def build_services(engine: Engine, content_dir: Path, *,
     import time
 
     now = clock or time.time
+    root = Path(project_root) if project_root else Path(content_dir).resolve().parent
     audit = AuditLog(engine, now)
     files = TopicFiles(content_dir)
     accounts = (Accounts(engine, now, bcrypt_rounds) if bcrypt_rounds
@@ -65,4 +68,5 @@ def build_services(engine: Engine, content_dir: Path, *,
         sessions=Sessions(engine, idle_seconds, now), limiter=LoginLimiter(engine, limits, now),
         audit=audit, files=files, drafts=Drafts(engine, files, audit, publisher, now),
         store=YamlContentStore(Path(content_dir), reload_interval=0.0),
-        inbox=Inbox(engine, project_root or Path(content_dir).resolve().parent))
+        inbox=Inbox(engine, root),
+        jobs=Jobs(root, root / "build" / "console-jobs"))

@@ -136,8 +136,10 @@ def running_console(folder: Path, endpoints: Optional[Path] = None,
     migrate(engine)
     add_staff(engine)
     port = free_port()
+    # Publishing from the console needs the assistant's token: none here unless a test gives it.
+    server_env = {name: value for name, value in os.environ.items() if name != "RASA_API_TOKEN"}
     server = Server("console", console_command(port, endpoints, content, *extra),
-                    f"http://127.0.0.1:{port}/health", {**os.environ, **(env or {})}, folder)
+                    f"http://127.0.0.1:{port}/health", {**server_env, **(env or {})}, folder)
     try:
         with serving(server, timeout=120):
             yield Console(f"http://127.0.0.1:{port}", engine, content, endpoints, server)

@@ -164,7 +164,8 @@ def scan_every_page(page: Page, console: Console) -> None:
     draft_path = page.url.replace(console.base, "")
     log_out(page)
     log_in(page, console, "admin@example.org")
-    paths = ["/", "/topics/diet", "/drafts", draft_path, "/inbox", "/reviews", "/audit", "/users"]
+    paths = ["/", "/topics/diet", "/drafts", draft_path, "/inbox", "/model", "/reviews", "/audit",
+             "/users"]
     if page.get_by_role("link", name="Analytics").count():
         paths.append("/analytics")
     for path in paths:

@@ -28,8 +28,8 @@ def routes(console: Console) -> list[tuple[str, str]]:
     found = []
     for route in app.router.routes:
         path = "/" + route.path.lstrip("/")
-        path = re.sub(r"<topic_id:str>", "diet", path)
-        path = re.sub(r"<draft_id:int>", "1", path)
+        path = re.sub(r"<\w+:int>", "1", path)
+        path = re.sub(r"<\w+(?::\w+)?>", "diet", path)  # topic ids, job kinds, file names
         for method in route.methods:
             if method not in ("HEAD", "OPTIONS"):
                 found.append((method, path))

@@ -43,8 +43,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
 CONTENT_DB_ENV = "CONTENT_DB_URL"
 #: Modules the action server never loads: nothing it runs uses them, and thinc
-#: (imported by spaCy) loads TensorFlow whenever it can.
-REFUSED_MODULES = ("tensorflow",)
+#: (imported by spaCy) loads them whenever it can (TensorFlow about 350 MB, h5py 12).
+REFUSED_MODULES = ("tensorflow", "h5py")
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Usage: python -m tools.action_server [--host 127.0.0.1] [--port 5055] [--actions actions]
 
 The same server as `rasa run actions`, with the same options (port, CORS,
-actions package, TLS, auto-reload, logging), and three differences:
+actions package, TLS, auto-reload, logging), and these differences:
 
 - it binds to `--host`: 127.0.0.1 unless `$ACTION_SERVER_HOST` says otherwise
   (rasa-sdk 3.6 binds 0.0.0.0: every interface);
@@ -17,6 +17,18 @@ actions package, TLS, auto-reload, logging), and three differences:
   extension either way; an earlier version of this script replaced rasa-sdk's
   setup to leave it out, which the project no longer does: see
   runtime/rasa_patches.py for the only changes to Rasa's code.)
+- it runs without TensorFlow: spaCy imports thinc, and thinc imports
+  TensorFlow (and h5py) whenever they are installed, about 370 MB, though the
+  safety net only needs spaCy's tokenizer and `Matcher`. `main` refuses those
+  imports before anything loads spaCy, and thinc carries on without its
+  TensorFlow shims (`--allow-tensorflow` keeps them, for measurements only).
+  `rasa run actions` serves the same actions with TensorFlow loaded
+  (docs/performance.md has both figures);
+- with `--content-db URL` (default `$CONTENT_DB_URL`) or `--endpoints FILE` (its
+  SQL tracker store), it follows the approved content versions in that database
+  (stores/content_versions.py) and writes them into its content folder
+  (`$CONTENT_DIR`, else content/), where the store's hot reload serves them
+  within seconds; without either, the content folder alone is served.
 """
 
 from __future__ import annotations

@@ -45,6 +45,8 @@ CONNECT_TIMEOUT = 5
 _PUBLISHABLE = re.compile(r"(?:store|vocabulary)\.yml|topics/[A-Za-z0-9][A-Za-z0-9_-]*\.yml")
 #: Longest stored file name (a topic id is a short slug).
 MAX_FILE_NAME = 200
+#: Longest stored approver (a user name or e-mail address).
+MAX_APPROVER = 255
 
 METADATA = sa.MetaData()
 CONTENT_VERSIONS = sa.Table(
@@ -52,7 +54,7 @@ CONTENT_VERSIONS = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("file_name", sa.String(MAX_FILE_NAME), nullable=False, index=True),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("approved_by", sa.String(255), nullable=False),
+    sa.Column("approved_by", sa.String(MAX_APPROVER), nullable=False),
     sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -219,6 +221,8 @@ class ContentVersions:
         """
         if not approved_by or not approved_by.strip():
             raise ValueError("approved_by must name who approved the change")
+        if len(approved_by.strip()) > MAX_APPROVER:
+            raise ValueError(f"approved_by is longer than {MAX_APPROVER} characters")
         self.ensure_table()
         name = self.validate(file_name, text)
         with self.engine.begin() as connection:

@@ -84,6 +84,8 @@ def test_only_the_stores_files_can_be_published(versions: ContentVersions, name:
 def test_a_publish_needs_who_approved_it(versions: ContentVersions, content_copy: Path) -> None:
     with pytest.raises(ValueError, match="approved_by"):
         versions.publish("topics/causes.yml", changed_answer(content_copy), " ")
+    with pytest.raises(ValueError, match="longer than"):
+        versions.publish("topics/causes.yml", changed_answer(content_copy), "x" * 256)
 
 
 def test_a_new_topic_is_checked_against_the_published_ones(

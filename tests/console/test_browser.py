@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, List
 
@@ -70,6 +71,23 @@ def axe_serious(page: Page) -> list:
     assert results["passes"], "axe ran no checks"
     return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
             for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_inbox_assignment_lands_in_the_training_data(page: Page, console: Console) -> None:
+    from tests.console.test_inbox import fallback, store
+
+    text = "calf knots up whenever the duvet is heavy"
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        pool.submit(store, console, {"browser-inbox": fallback(text)}).result()
+    log_in(page, console, "editor@example.org")
+    page.get_by_role("link", name="Inbox").click()
+    group = page.locator("section.inbox-group", has_text=text)
+    group.get_by_label("Topic").select_option(label=title_of("quick_relief"))
+    group.get_by_role("button", name="Assign to topic").click()
+    expect(page.get_by_role("status")).to_contain_text(text)
+    nlu = "".join(path.read_text() for path in (console.content.parent / "data" / "nlu").glob("*.yml"))
+    assert f"- {text}" in nlu
+    expect(page.locator("section.inbox-group", has_text=text)).to_have_count(0)
 
 
 @pytest.fixture(scope="module")

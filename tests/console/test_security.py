@@ -204,3 +204,15 @@ def test_binds_loopback_by_default() -> None:
 
     assert parse_args([]).host == "127.0.0.1"
     assert parse_args([]).port == 8081
+
+
+def test_cookies_are_secure_over_https() -> None:
+    from sanic import response
+
+    from console.app import set_cookie
+
+    for secure in (True, False):
+        page = response.text("x")
+        set_cookie(page, "console_session", "token", secure)
+        header = page.cookies["console_session"].encode("utf-8").decode()
+        assert ("Secure" in header) is secure and "HttpOnly" in header

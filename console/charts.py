@@ -51,14 +51,24 @@ def _number(value: float) -> str:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least `value` (1 for 0)."""
+    """The smallest 1, 2 or 5 (or 2.5 from 25 up) times a power of ten at least `value`.
+
+    Returns 1 for 0 or less. Used for the axis step, so ticks stay round numbers
+    (no 7.5 messages).
+    """
     if value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    steps = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)
+    for step in steps:
         if step * power >= value:
             return float(step * power)
     return float(10 * power)  # pragma: no cover (the loop always returns)
+
+
+def axis_maximum(largest: float, ticks: int = 4) -> float:
+    """The top of an axis of `ticks` equal round steps that holds `largest`."""
+    return ticks * nice_ceiling(largest / ticks)
 
 
 def _ids(chart_id: str) -> str:
@@ -114,7 +124,7 @@ def _table(chart_id: str, title: str, first_column: str, labels: Sequence[str],
 
 def _figure(chart_id: str, title: str, svg: List[str], table: str) -> Markup:
     return Markup(f'<figure class="chart" id="{chart_id}">'
-                  f'<figcaption class="chart-title">{escape(title)}</figcaption>'
+                  f'<figcaption><h2 class="chart-title">{escape(title)}</h2></figcaption>'
                   f'{"".join(svg)}</svg>{table}</figure>')
 
 
@@ -144,7 +154,7 @@ def bar_chart(chart_id: str, title: str, description: str, labels: Sequence[str]
     """
     _check(labels, series)
     chart_id = _ids(chart_id)
-    left, right, top = 180, 70, 12 + (22 if len(series) > 1 else 0)
+    left, right, top = 230, 60, 12 + (22 if len(series) > 1 else 0)
     bar, gap = 16, 10
     group = bar * len(series)
     height = top + len(labels) * (group + gap) + 28 if labels else top + 60
@@ -152,14 +162,14 @@ def bar_chart(chart_id: str, title: str, description: str, labels: Sequence[str]
     if len(series) > 1:
         svg += _legend(series, 22, line=False)
     largest = max((v for s in series for v in s.values), default=0.0)
-    scale = nice_ceiling(largest)
+    scale = axis_maximum(largest)
     span = WIDTH - left - right
     if not labels:
         svg.append(f'<text x="{WIDTH // 2}" y="{top + 30}" text-anchor="middle" '
                    f'fill="{TEXT_COLOUR}" {FONT}>No data in this period</text>')
     for row, label in enumerate(labels):
         y = top + row * (group + gap)
-        shown = label if len(label) <= 26 else f"{label[:25]}…"
+        shown = label if len(label) <= 30 else f"{label[:29]}…"  # whole in the table
         svg.append(f'<text x="{left - 8}" y="{y + group / 2 + 4:.1f}" text-anchor="end" '
                    f'fill="{TEXT_COLOUR}" {FONT}>{escape(shown)}</text>')
         for index, item in enumerate(series):
@@ -197,7 +207,7 @@ def line_chart(chart_id: str, title: str, description: str, labels: Sequence[str
     svg = _svg_open(chart_id, title, description, height)
     svg += _legend(series, 20, line=True)
     largest = max((v for s in series for v in s.values), default=0.0)
-    scale = nice_ceiling(largest)
+    scale = axis_maximum(largest)
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     for tick in range(5):
         value = scale * tick / 4

@@ -124,6 +124,11 @@ proxy-benchmark: $(MODEL) ## nginx in front of 1 and 2 replicas: messages/s and 
 	bash scripts/services.sh install
 	$(BIN)/python -m tools.proxy_benchmark
 
+.PHONY: analytics-benchmark
+analytics-benchmark: $(BIN)/.installed ## The console's analytics queries on 100,000 generated conversations, SQLite and PostgreSQL (2 s target)
+	bash scripts/services.sh install
+	$(BIN)/python -m tools.analytics_benchmark --postgres
+
 turn-budget: $(MODEL) ## Where one turn's time goes, step by step, next to the parse
 	$(BIN)/python -m tools.turn_budget
 

@@ -88,6 +88,8 @@ def test_disclaimer_first_then_answer_with_its_small_print(page: Page, site: Sit
     assert sizes[1] < sizes[0], sizes
     outer, inner = bubble.bounding_box(), bubble.locator(".cw-small").bounding_box()
     assert outer and inner and inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+    # The end of the answer and its small print, as a reader scrolling down sees them.
+    bubble.locator(".cw-small").evaluate("e => e.scrollIntoView({block: 'end'})")
     ANSWER_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     chat.panel.screenshot(path=str(ANSWER_SCREENSHOT))
 

@@ -69,6 +69,10 @@ def test_a_retried_message_is_processed_and_shown_once(page: Page, site: Site,
     # The widget shows the answer Rasa gave the first time, once.
     assert shown == [m["text"] for m in lost]
     assert chat.bot_texts() == shown and chat.user_texts() == [typed]
+    # With its small print: the stored answer is sent as the first one was.
+    small_print = lost[0]["custom"]["small_print"]
+    assert chat.small_print(chat.bot_bubbles.first) == [small_print["disclaimer"],
+                                                        small_print["sources"]]
     expect(failed).to_have_count(0)
     expect(chat.alert).to_have_count(0)  # the "Connection lost" alert is gone
 

@@ -98,6 +98,8 @@ def run_arm(system: System, bases: Sequence[str], args: argparse.Namespace,
     cpu = spent(before, snapshot(groups))
     answered = result["messages"] - result["failed"]
     result["cpu_seconds"] = cpu
+    server_seconds = sum(seconds for name, seconds in cpu.items() if name != "client")
+    result["cores_busy"] = server_seconds / result["seconds"] if result["seconds"] else 0.0
     result["cpu_ms_per_message"] = {name: 1000 * seconds / answered if answered else None
                                     for name, seconds in cpu.items()}
     return result
@@ -115,6 +117,7 @@ def pooled(rounds: List[Dict[str, Any]], latencies: List[float]) -> Dict[str, An
             "failed": sum(r["failed"] for r in rounds), **summary(latencies),
             "cpu_ms_per_message": cpu,
             "server_cpu_ms_per_message": sum(cpu[name] for name in servers),
+            "cores_busy": statistics.median(r["cores_busy"] for r in rounds) if rounds else 0.0,
             "per_round": [{key: value for key, value in r.items() if key != "label"}
                           for r in rounds]}
 
@@ -148,27 +151,33 @@ def print_report(report: Dict[str, Any]) -> None:
               f" failed {row['failed']} (rounds: "
               f"{', '.join(format(r['messages_per_second'], '.1f') for r in row['per_round'])})")
     print("\nCPU milliseconds per message (median of rounds):")
-    print(f"  {'':<19} " + " ".join(f"{name:>8}" for name in names) + f" {'servers':>8}")
+    print(f"  {'':<19} " + " ".join(f"{name:>8}" for name in names)
+          + f" {'servers':>8}   cores the servers kept busy")
     for arm in ARMS:
         cpu = arms[arm]["cpu_ms_per_message"]
         print(f"  {arm:<19} " + " ".join(f"{cpu.get(name, 0.0):8.1f}" for name in names)
-              + f" {arms[arm]['server_cpu_ms_per_message']:8.1f}")
+              + f" {arms[arm]['server_cpu_ms_per_message']:8.1f}   "
+              f"{arms[arm]['cores_busy']:.2f}")
     one, two = (arms["nginx, 1 replica"]["messages_per_second"],
                 arms["nginx, 2 replicas"]["messages_per_second"])
     direct = arms["direct, 2 replicas"]["messages_per_second"]
     print(f"\n  2 replicas / 1 replica through nginx: {two / one:.2f}" if one else "")
     print(f"  nginx / direct, 2 replicas: {two / direct:.2f}" if direct else "")
     cores = report["machine"]["cpus"]
-    print(f"\nOn this machine ({cores} cores, shared with the load client, PostgreSQL, Redis, "
-          f"the action server and nginx), the 1 -> 2 replica figure shows the overhead of "
-          f"sharing the cores, not the ceiling: one replica already keeps a core busy.")
+    load = report["machine"]["load_average_at_start"][0]
+    print(f"\nOn {cores} cores the 1 -> 2 replica figure shows overhead, not the ceiling: the "
+          f"second replica gets no core of its own, it shares the same {cores} with the first, "
+          f"PostgreSQL, Redis, the action server, nginx and the load client (and here with "
+          f"everything else on the machine: load average {load:.1f} at the start). Adding "
+          f"machines adds cores; what carries over is the CPU each message costs.")
     p = report["prediction"]
     print(f"Per message, the replica side (Rasa + action server) costs "
           f"{p['replica_side_cpu_ms']:.1f} ms of CPU, PostgreSQL + Redis "
           f"{p['shared_services_cpu_ms']:.1f} ms, nginx {p['nginx_cpu_ms']:.2f} ms.")
-    print(f"Prediction: each replica machine of {cores} cores (one replica per core) serves "
-          f"about {p['per_replica_machine_messages_per_second']:.0f} messages/s, N machines "
-          f"N times that, until PostgreSQL + Redis on a {cores}-core machine reach about "
+    print(f"Prediction (cores x 1000 / CPU ms per message): each replica machine of {cores} "
+          f"cores (one replica per core) serves about "
+          f"{p['per_replica_machine_messages_per_second']:.0f} messages/s, N machines N times "
+          f"that, until PostgreSQL + Redis on a {cores}-core machine reach about "
           f"{p['shared_services_ceiling_messages_per_second']:.0f} messages/s and one "
           f"{cores}-core nginx about {p['nginx_ceiling_messages_per_second']:.0f}.")
 

@@ -3,7 +3,7 @@
 Usage:
     python -m tools.startup_benchmark [--runs 3] [--model models/night-cramps.tar.gz]
                                       [--workers 2] [--load 20x10] [--phases 3]
-                                      [--variant NAME:KEY=VALUE,...] [--output FILE]
+                                      [--variant NAME:KEY=VALUE;...] [--output FILE]
 
 Each run starts what `make run` starts, through tools/run.py itself (the action
 server, Rasa with `--workers` Sanic workers, the demo page), on free ports, with
@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -109,10 +110,8 @@ def _get(url: str) -> bool:
         return False
 
 
-def real_answer(base: str, text: str, sender: str) -> bool:
-    """Whether a REST message gets a 200 with a real answer (not the trouble one)."""
-    from runtime.action_calls import TROUBLE_TEXT
-
+def real_answer(base: str, text: str, sender: str, trouble: str) -> bool:
+    """Whether a REST message gets a 200 with a real answer (not the `trouble` one)."""
     request = urllib.request.Request(
         f"{base}/webhooks/rest/webhook", method="POST",
         data=json.dumps({"sender": sender, "message": text}).encode(),
@@ -123,7 +122,7 @@ def real_answer(base: str, text: str, sender: str) -> bool:
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
         return False
     texts = [str(message.get("text", "")) for message in answer if isinstance(message, dict)]
-    return bool(texts) and not any(TROUBLE_TEXT in part for part in texts)
+    return bool(texts) and not any(trouble in part for part in texts)
 
 
 def _proc_memory(pid: int) -> Tuple[float, float]:
@@ -200,7 +199,7 @@ def peak(samples: List[Dict[str, Memory]]) -> Dict[str, Memory]:
 
 def run_load(base: str, conversations: int, messages: int) -> float:
     """Sends `conversations` conversations of `messages` messages at once; messages/s."""
-    from tools.load.deadline import Deadline
+    from tools.load.deadline import Deadline  # imported by `main` before any launch
     from tools.load.traffic import System, concurrent_load, load_stories
 
     system = System("ours", [base], "")
@@ -221,7 +220,7 @@ class Variant:
 
 
 def parse_variant(text: str) -> Variant:
-    """`NAME:KEY=VALUE,KEY=VALUE` (`script=PATH` names another run.py).
+    """`NAME:KEY=VALUE;KEY=VALUE` (`script=PATH` names another run.py).
 
     Raises:
         ValueError: The text has no name or a setting without `=`.
@@ -230,7 +229,7 @@ def parse_variant(text: str) -> Variant:
     if not name.strip():
         raise ValueError(f"variant {text!r} has no name")
     variant = Variant(name.strip())
-    for setting in filter(None, (part.strip() for part in settings.split(","))):
+    for setting in filter(None, (part.strip() for part in settings.split(";"))):
         key, equals, value = setting.partition("=")
         if not equals:
             raise ValueError(f"variant {text!r}: {setting!r} is not KEY=VALUE")
@@ -241,9 +240,18 @@ def parse_variant(text: str) -> Variant:
     return variant
 
 
-def one_run(model: Path, workers: int, load: Tuple[int, int], tmp: Path,
+def one_run(model: Path, workers: int, load: Tuple[int, int], tmp: Path, trouble: str,
             variant: Optional[Variant] = None) -> StartupRun:
-    """Starts `make run`'s servers once, times them, measures memory, stops them."""
+    """Starts `make run`'s servers once, times them, measures memory, stops them.
+
+    Args:
+        model: The trained model.
+        workers: Rasa's worker processes (`SANIC_WORKERS`), unless the variant sets them.
+        load: Conversations and messages each sent after start-up (0: none).
+        tmp: A folder for the SQLite files and logs.
+        trouble: The "having trouble" answer's first paragraph: not a real answer.
+        variant: What to start (default: tools/run.py as it is).
+    """
     variant = variant or Variant("current")
     port, actions_port, web_port = free_port(), free_port(), free_port()
     endpoints = tmp / "endpoints.yml"
@@ -276,7 +284,7 @@ def one_run(model: Path, workers: int, load: Tuple[int, int], tmp: Path,
             if result.rasa_up != result.rasa_up and _get(f"{base}/"):
                 result.rasa_up = now()
             if (result.rasa_up == result.rasa_up and result.first_answer != result.first_answer
-                    and real_answer(base, FIRST_MESSAGE, "startup-benchmark")):
+                    and real_answer(base, FIRST_MESSAGE, "startup-benchmark", trouble)):
                 result.first_answer = now()
             if result.ready_printed != result.ready_printed and \
                     "The assistant is running" in server.log_text():
@@ -436,7 +444,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "sampled (0: none)")
     parser.add_argument("--phases", type=int, default=0,
                         help="fresh interpreters for the step-by-step breakdown (default 0)")
-    parser.add_argument("--variant", nargs="+", default=[], metavar="NAME:KEY=VALUE,...",
+    parser.add_argument("--variant", nargs="+", default=[], metavar="NAME:KEY=VALUE;...",
                         help="more variants, side by side with `current` (see above)")
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "startup.json")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
@@ -445,6 +453,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.probe:
         print(json.dumps(probe(args.model, args.components)))
         return 0
+    # SIGTERM stops the servers of the run under way too (as Ctrl-C does).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # Imported now, not while a start-up is timed (they import Rasa and TensorFlow).
+    import tools.load.traffic  # noqa: F401
+    from runtime.action_calls import TROUBLE_TEXT
+
     if not args.model.exists():
         print(f"{args.model} is missing: run `make train` first", file=sys.stderr)
         return 2
@@ -462,7 +476,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for number in range(args.runs):
         for variant in variants:
             with tempfile.TemporaryDirectory(prefix="startup-benchmark-") as tmp:
-                variant.runs.append(one_run(args.model, args.workers, load, Path(tmp), variant))
+                variant.runs.append(one_run(args.model, args.workers, load, Path(tmp),
+                                            TROUBLE_TEXT, variant))
             print(f"run {number + 1} of {args.runs}, {variant.name}: first answer after "
                   f"{variant.runs[-1].first_answer:.1f} s", flush=True)
     phases = [run_probe(args.model, components=number == 0) for number in range(args.phases)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, List
 
@@ -77,8 +76,7 @@ def test_inbox_assignment_lands_in_the_training_data(page: Page, console: Consol
     from tests.console.test_inbox import fallback, store
 
     text = "calf knots up whenever the duvet is heavy"
-    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
-        pool.submit(store, console, {"browser-inbox": fallback(text)}).result()
+    store(console, {"browser-inbox": fallback(text)})
     log_in(page, console, "editor@example.org")
     page.get_by_role("link", name="Inbox").click()
     group = page.locator("section.inbox-group", has_text=text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, List
 
@@ -46,7 +47,9 @@ def store(console: Console, conversations: dict) -> None:
                 ActionExecuted("action_session_start"), SessionStarted(),
                 ActionExecuted("action_listen"), *events]))
 
-    asyncio.run(save_all())
+    # In a thread of its own: Playwright's event loop may run in this one (test_browser.py).
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, save_all()).result()
 
 
 @pytest.fixture(scope="module")

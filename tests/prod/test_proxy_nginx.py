@@ -42,7 +42,7 @@ from tools.load.deadline import Deadline
 from tools.load.lost import read_events, verify
 from tools.load.traffic import Exchange, System, conversation_script, load_stories, send
 from tools.processes import Server, ServerGroup, action_server_command, free_port, serving
-from tools.proxy import ProxySettings, proxy_server
+from tools.proxy import ProxySettings, check_config, prepare, proxy_server, render_config
 
 CONVERSATIONS = 6
 MESSAGES = 8  # per conversation, one after the other
@@ -262,3 +262,16 @@ def test_a_replica_killed_mid_load_through_nginx(cluster: ProxiedCluster) -> Non
           f"(slowest {max(e.latency_ms for e in exchanges) / 1000:.1f} s); {len(resent)} "
           f"requests resent to the surviving replica; {len(refused)} of {len(without_id)} "
           f"probes without a message_id reached the killed replica and got 502")
+
+
+def test_console_location_only_when_a_console_is_given(tmp_path: Path) -> None:
+    replicas = ["127.0.0.1:5005", "127.0.0.1:5006"]
+    with_console = ProxySettings(replicas, free_port(), console="127.0.0.1:8081")
+    config = prepare(with_console, tmp_path / "with", "Disclaimer.")
+    assert check_config(config) is None  # nginx -t
+    text = config.read_text()
+    assert "location /console/" in text and "server 127.0.0.1:8081;" in text
+    assert "X-Forwarded-Prefix /console" in text
+    without = render_config(ProxySettings(replicas, free_port()), tmp_path / "without")
+    assert "/console" not in without and "upstream console" not in without
+    assert "include" not in without and "listen 127.0.0.1:" in without  # no /etc/nginx

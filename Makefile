@@ -25,7 +25,7 @@ export PYTHONHASHSEED := 0
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
         privacy-tests security-tests fault-tests load-benchmark proxy-benchmark turn-budget purge staff-user console-tests \
-        memory-benchmark export-content
+        memory-benchmark export-content train-full training-benchmark
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -61,10 +61,19 @@ $(SPACY_PIPELINE): content/vocabulary.yml tools/build_spacy_pipeline.py $(BIN)/.
 
 spacy: $(SPACY_PIPELINE) ## Build the project's spaCy pipeline from content/vocabulary.yml
 
+# The fast path (tools/fast_training.py): fine-tune the last model on the changed data
+# (Rasa's --finetune), or train from scratch when there is none or Rasa refuses
+# (config.yml changed, an intent, entity or action added). docs/performance.md, "Retraining".
 $(MODEL): $(TRAINING_INPUTS) $(BIN)/.installed
-	$(BIN)/rasa train --fixed-model-name night-cramps --out models
+	$(BIN)/python -m tools.fast_training --model $(MODEL)
 
-train: $(MODEL) ## Train if data, config or domain changed since the last model
+train: $(MODEL) ## Train if data, config or domain changed: fine-tunes the last model (fast), else from scratch
+
+train-full: $(TRAINING_INPUTS) $(BIN)/.installed ## Retrain the model from scratch (what a release should ship)
+	$(BIN)/python -m tools.fast_training --model $(MODEL) --full
+
+training-benchmark: $(SPACY_PIPELINE) $(BIN)/.installed ## Retraining times and blind-set accuracy: today's config beside config.yml, fast path
+	$(BIN)/python -m tools.training_benchmark
 
 run: $(MODEL) $(HTMX) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
 	$(BIN)/python -m tools.run --model "$$($(BIN)/python -m tools.content.publish --current)"

@@ -160,7 +160,7 @@ async def freeze_then_kill(session: aiohttp.ClientSession, cluster: ProxiedClust
     await asyncio.sleep(FREEZE_AFTER)
     assert victim.process is not None
     os.killpg(victim.process.pid, signal.SIGSTOP)
-    probes = []
+    probes: List[asyncio.Task[Probe]] = []
     # Each kind in a burst: nginx's round robin alternates between the replicas from one
     # request to the next, so a burst of PROBES reaches both.
     for with_id in (True, False):

@@ -308,7 +308,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(
             "\nThe assistant is running.\n"
             f"{page}"
-            f"  Chat in this terminal:  {BIN / 'python'} tools/chat.py\n"
+            f"  Chat in this terminal:  {BIN / 'python'} tools/chat.py --url {entry}\n"
             "  Or send a message:      curl -s -XPOST "
             f"{entry}/webhooks/rest/webhook \\\n"
             "                            -H 'Content-Type: application/json' "

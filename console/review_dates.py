@@ -1,4 +1,8 @@
-"""Review dates: the entries whose clinical review is overdue or due soon."""
+"""Review dates: the entries whose clinical review is overdue or due soon.
+
+An entry's next review is its `next_review`, else 12 months after its last
+review (`nightcramps.content_store.Entry.next_review`, as `make check` uses).
+"""
 
 from __future__ import annotations
 
@@ -29,23 +33,14 @@ class ReviewDue:
         return self.days_left < 0
 
 
-def next_review(entry: Entry) -> dt.date:
-    """When the entry's next review is due (its `next_review`, else 12 months on)."""
-    named = getattr(entry, "next_review", None)
-    if isinstance(named, dt.date):
-        return named
-    return entry.last_reviewed + dt.timedelta(days=365)
-
-
 def due(entries: Iterable[Entry], today: dt.date, within_days: int = DUE_SOON_DAYS
         ) -> List[ReviewDue]:
     """Entries overdue or due within `within_days` of `today`, most urgent first."""
     found = []
     for entry in entries:
-        when = next_review(entry)
+        when = entry.next_review
         days_left = (when - today).days
         if days_left <= within_days:
-            reviewer = getattr(entry, "reviewed_by", None)
             found.append(ReviewDue(entry.id, entry.title, entry.last_reviewed,
-                                   str(reviewer) if reviewer else None, when, days_left))
+                                   entry.reviewed_by, when, days_left))
     return sorted(found, key=lambda item: (item.days_left, item.topic_id))

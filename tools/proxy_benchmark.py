@@ -5,9 +5,10 @@ Usage:
 
 The production profile (endpoints.prod.yml: PostgreSQL, the atomic Redis lock store;
 PostgreSQL and Redis from scripts/services.sh, instances of the benchmark's own on
-free ports, a fresh database), one action server, two `rasa run` replicas (one
-Sanic worker each, as `make run-prod` runs them) and two nginx instances of
-tools/proxy.py: one in front of replica 1 only, one in front of both. In every
+free ports in build/services-proxybench, a fresh database), one action server, two
+`rasa run` replicas (one Sanic worker each, as `make run-prod` runs them) and two
+nginx instances of tools/proxy.py: one in front of replica 1 only, one in front of
+both. In every
 round the same load runs through each, and directly against the two replicas
 (the client spreading conversations, no nginx), one after the other, so all three
 see the same background load:
@@ -56,6 +57,8 @@ from tools.proxy import ProxySettings, proxy_server
 from tools.proxy_cpu import listening_pid, snapshot, spent
 from tools.stats import summary
 
+#: This benchmark's own PostgreSQL and Redis (not the load benchmark's: both may run at once).
+SERVICES_DIR = ROOT / "build" / "services-proxybench"
 #: The arms of each round: name -> which base URLs the load goes to.
 ARMS = ("nginx, 1 replica", "nginx, 2 replicas", "direct, 2 replicas")
 #: CPU groups: the replica machine's share, and the shared services'.
@@ -186,7 +189,7 @@ def run(args: argparse.Namespace, tmp: Path, deadline: Deadline) -> Dict[str, An
     """Starts everything, runs the rounds, checks the conversations; returns the figures."""
     report: Dict[str, Any] = {"conversations": args.conversations, "messages": args.messages,
                               "rounds": args.rounds}
-    with local_services(args.shared_services) as env:
+    with local_services(args.shared_services, SERVICES_DIR) as env:
         group = ServerGroup()
         try:
             action_port, proxy_one, proxy_two, *rasa_ports = distinct_ports(5)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 from tools.load.servers import ROOT
@@ -37,14 +38,16 @@ def services_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 
 @contextlib.contextmanager
-def local_services(shared: bool) -> Iterator[Dict[str, str]]:
+def local_services(shared: bool, folder: Path = PRIVATE_SERVICES) -> Iterator[Dict[str, str]]:
     """PostgreSQL and Redis from scripts/services.sh, and a fresh database, dropped after.
 
     Args:
         shared: Use the project's instances (build/services; started if needed and
             then stopped again). Otherwise (the default) instances of this benchmark's
-            own (build/services-loadbench, free ports), so that another test session
+            own (`folder`, free ports), so that another test session
             stopping the shared ones cannot break the run; always stopped afterwards.
+        folder: The SERVICES_DIR of those instances (default build/services-loadbench;
+            another benchmark that may run at the same time passes its own).
     """
     import psycopg2
 
@@ -52,7 +55,7 @@ def local_services(shared: bool) -> Iterator[Dict[str, str]]:
         sh_env: Dict[str, str] = {}
         started_here = services_sh("status").returncode != 0
     else:
-        sh_env = {"SERVICES_DIR": str(PRIVATE_SERVICES), "DB_PORT": str(free_port()),
+        sh_env = {"SERVICES_DIR": str(folder), "DB_PORT": str(free_port()),
                   "REDIS_PORT": str(free_port())}
         services_sh("stop", env=sh_env, timeout=120)  # leftovers of an interrupted run
         started_here = True

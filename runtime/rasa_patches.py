@@ -33,7 +33,7 @@ from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 
-from runtime import action_calls, model_loading
+from runtime import action_calls, model_loading, predict_calls
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ PATCHES: Tuple[Patch, ...] = (
     Patch("lean_model_load", RasaModel, "load",
           "Loads DIET for predictions without Rasa's one-example training step: faster "
           "start-up, no optimizer state in memory (runtime/model_loading.py)."),
+    Patch("direct_predict", RasaModel, "_rasa_predict",
+          "Calls DIET's traced prediction function directly, without TensorFlow's "
+          "per-call argument matching (runtime/predict_calls.py)."),
 )
 #: Changes measured and removed because their gain did not show beyond the
 #: run-to-run spread (docs/performance.md, "Changes to Rasa's internals"):
@@ -96,6 +99,8 @@ def _replacement(patch: Patch, original: Any) -> Any:
         return action_calls.pooled_session
     if patch.name == "lean_model_load":
         return model_loading.load_for_prediction(original)
+    if patch.name == "direct_predict":
+        return predict_calls.predict_directly(original)
     raise ValueError(f"unknown patch {patch.name!r}")
 
 

@@ -319,16 +319,28 @@ def test_events_are_read_back_as_rasa_reads_them() -> None:
         sql_tracker_store.deserialise_events([{"event": "no-such-event"}])
 
 
+
 MESSAGES = ("why do I get leg cramps at night?", "does magnesium help?", "hello",
             "my calf is swollen, hot and red", "stomach cramps at night", "asdf qwer")
 
 
-def _load_and_parse(model: Path) -> Tuple[Any, List[Any]]:
+def _parse(agent: Any) -> List[Any]:
+    parses = [asyncio.run(agent.parse_message(text)) for text in MESSAGES]
+    return [[(i["name"], i["confidence"]) for i in p["intent_ranking"]] for p in parses]
+
+
+def _load(patches: str) -> Any:
+    """The trained model, loaded with only `patches` ($RASA_PATCHES) in place, as `rasa run` does."""
     from rasa.core.agent import Agent
 
-    agent = Agent.load(str(model))
-    parses = [asyncio.run(agent.parse_message(text)) for text in MESSAGES]
-    return agent, [[(i["name"], i["confidence"]) for i in p["intent_ranking"]] for p in parses]
+    from tests.servers import MODEL
+
+    rasa_patches.uninstall()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(rasa_patches.SELECTION_VARIABLE, patches)
+        agent = Agent.load(str(MODEL))  # RasaRuntime installs the selected changes
+    assert rasa_patches.installed() == ([] if patches == "none" else patches.split(","))
+    return agent
 
 
 def _diet_models(agent: Any) -> List[Any]:
@@ -339,21 +351,44 @@ def _diet_models(agent: Any) -> List[Any]:
             if isinstance(node._component, DIETClassifier)]
 
 
-def test_the_model_loads_for_predictions_without_training_as_rasa_loads_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same predictions as Rasa's own loading, with no training step and no optimizer state."""
-    from tests.servers import MODEL
-
-    rasa_patches.uninstall()
-    monkeypatch.setenv(rasa_patches.SELECTION_VARIABLE, "none")
+@pytest.fixture(scope="module")
+def stock_agent() -> Iterator[Tuple[Any, List[Any]]]:
+    """The trained model loaded by stock Rasa, and its predictions for `MESSAGES`."""
+    agent = _load("none")
     try:
-        stock_agent, stock = _load_and_parse(MODEL)
-        assert [m.train_function is not None for m in _diet_models(stock_agent)] == [True]
-        monkeypatch.setenv(rasa_patches.SELECTION_VARIABLE, "lean_model_load")
-        lean_agent, lean = _load_and_parse(MODEL)  # RasaRuntime installs it, as in `rasa run`
-        assert rasa_patches.installed() == ["lean_model_load"]
-        (model,) = _diet_models(lean_agent)
-        assert model.train_function is None and getattr(model, "optimizer", None) is None
-        assert lean == stock
+        yield agent, _parse(agent)
     finally:
         rasa_patches.uninstall()
+
+
+def test_the_model_loads_for_predictions_without_training_as_rasa_loads_it(
+        stock_agent: Tuple[Any, List[Any]]) -> None:
+    """Same predictions as Rasa's own loading, with no training step and no optimizer state."""
+    agent, stock = stock_agent
+    assert [m.train_function is not None for m in _diet_models(agent)] == [True]
+    try:
+        lean_agent = _load("lean_model_load")
+        (model,) = _diet_models(lean_agent)
+        assert model.train_function is None and getattr(model, "optimizer", None) is None
+        assert _parse(lean_agent) == stock
+    finally:
+        rasa_patches.uninstall()
+
+
+def test_diet_predicts_directly_what_rasas_call_predicts(
+        stock_agent: Tuple[Any, List[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct call of the traced function gives Rasa's predictions, and is used."""
+    from runtime import predict_calls
+
+    agent, stock = stock_agent
+    direct_calls: List[int] = []
+    call = predict_calls._Direct.call
+    monkeypatch.setattr(predict_calls._Direct, "call",
+                        lambda self, batch: direct_calls.append(1) or call(self, batch))
+    try:
+        rasa_patches.install([p for p in rasa_patches.PATCHES if p.name == "direct_predict"])
+        first, second = _parse(agent), _parse(agent)
+    finally:
+        rasa_patches.uninstall()
+    assert first == stock and second == stock
+    assert len(direct_calls) >= 2 * len(MESSAGES) - 1  # all but the first call

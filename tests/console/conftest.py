@@ -147,9 +147,12 @@ def running_console(folder: Path, endpoints: Optional[Path] = None,
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """One console (SQLite) shared by a module's tests."""
+    """One console (SQLite) shared by the modules that do not define their own.
+
+    Tests that change content each change topics of their own.
+    """
     with running_console(tmp_path_factory.mktemp("console")) as running:
         yield running
 

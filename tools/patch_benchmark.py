@@ -93,13 +93,13 @@ def load_round(url: str, conversations: int, turns: int) -> float:
     return sum(len(times) for times in done) / elapsed
 
 
-def variants(stock_rule_model: Optional[Path]) -> List[Variant]:
+def variants(stock_rule_model: Optional[Path], model: Path = MODEL) -> List[Variant]:
     """`all`, `none`, one without each change, and optionally stock RulePolicy."""
     names = [patch.name for patch in PATCHES]
-    found = [Variant("all", "all", MODEL), Variant("none", "none", MODEL)]
+    found = [Variant("all", "all", model), Variant("none", "none", model)]
     for name in names:
         others = ",".join(n for n in names if n != name) or "none"
-        found.append(Variant(f"without {name}", others, MODEL))
+        found.append(Variant(f"without {name}", others, model))
     if stock_rule_model is not None:
         found.append(Variant("stock RulePolicy", "all", stock_rule_model))
     return found
@@ -129,6 +129,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--long-turns", type=int, default=60)
+    parser.add_argument("--model", type=Path, default=MODEL,
+                        help="the trained model every variant serves (default: make run's)")
     parser.add_argument("--stock-rule-model", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", nargs="+", default=None, metavar="VARIANT",
@@ -139,12 +141,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "optionally another model, e.g. 'kept=a,b@build/m.tar.gz'")
     args = parser.parse_args(argv)
     order = random.Random(args.seed)
-    chosen = [variant for variant in variants(args.stock_rule_model)
+    chosen = [variant for variant in variants(args.stock_rule_model, args.model)
               if args.only is None or variant.name == "all" or variant.name in args.only]
     for extra in args.extra:
         name, _, rest = extra.partition("=")
         patches, _, model = rest.partition("@")
-        chosen.append(Variant(name, patches or "none", Path(model) if model else MODEL))
+        chosen.append(Variant(name, patches or "none", Path(model) if model else args.model))
     with tempfile.TemporaryDirectory(prefix="patch-benchmark-") as tmp, \
             started(chosen, Path(tmp)):
         for variant in chosen:  # warm up: first calls load lazily

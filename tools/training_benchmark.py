@@ -3,6 +3,8 @@
 Usage:
     python -m tools.training_benchmark                 # everything (about 25 min on a busy machine)
     python -m tools.training_benchmark --no-accuracy   # the timings only
+    python -m tools.training_benchmark --set epochs=40 --set learning_rate=0.002
+                                       # a candidate: config.yml with other DIET settings
 
 In one run, side by side:
 
@@ -34,7 +36,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 import yaml
@@ -73,6 +75,22 @@ def today_config(config_text: str) -> Dict[str, Any]:
     config["pipeline"] = [dict(TODAY_DIET) if step.get("name") == "DIETClassifier" else step
                           for step in config["pipeline"]]
     return config
+
+
+def candidate_config(config_text: str, settings: Mapping[str, Any]) -> Dict[str, Any]:
+    """config.yml's configuration with `settings` added to its DIETClassifier's."""
+    config: Dict[str, Any] = yaml.safe_load(config_text)
+    config["pipeline"] = [{**step, **settings} if step.get("name") == "DIETClassifier" else step
+                          for step in config["pipeline"]]
+    return config
+
+
+def parse_setting(text: str) -> Tuple[str, Any]:
+    """`KEY=VALUE` (VALUE read as YAML: 40, 0.002, [64, 256]) as a pair."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
 
 
 def diet_settings(config_file: Path) -> Dict[str, Any]:
@@ -266,19 +284,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--work", type=Path, default=WORK, help="models, caches and logs")
     parser.add_argument("--no-accuracy", action="store_true",
                         help="skip the end-to-end scoring (timings only)")
+    parser.add_argument("--set", type=parse_setting, action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="measure config.yml with this DIET setting changed (repeatable)")
     args = parser.parse_args(argv)
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
+    current = (ROOT / "config.yml").read_text(encoding="utf-8")
     today_file = work / "config_today.yml"
-    today_file.write_text(yaml.safe_dump(today_config(
-        (ROOT / "config.yml").read_text(encoding="utf-8")), sort_keys=False))
+    today_file.write_text(yaml.safe_dump(today_config(current), sort_keys=False))
+    new_file = ROOT / "config.yml"
+    if args.set:
+        new_file = work / "config_candidate.yml"
+        new_file.write_text(yaml.safe_dump(candidate_config(current, dict(args.set)),
+                                           sort_keys=False))
     print(f"Load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     print(f"today's DIET: {diet_settings(today_file)}")
-    print(f"config.yml's DIET: {diet_settings(ROOT / 'config.yml')}; fast path: fine-tune "
-          f"for {fast_training.EPOCH_FRACTION:g} of its epochs")
+    print(f"{'candidate' if args.set else 'config.yml'} DIET: {diet_settings(new_file)}; "
+          f"fast path: fine-tune for {fast_training.EPOCH_FRACTION:g} of its epochs")
     today = train_from_scratch("today", today_file, work / "today")
-    new = train_from_scratch("config.yml", ROOT / "config.yml", work / "new")
-    fast = fast_path(new, ROOT / "config.yml", work)
+    new = train_from_scratch("config.yml", new_file, work / "new")
+    fast = fast_path(new, new_file, work)
     print_trainings([today, new, fast.training])
     print(f"\nFast path: training {fast.training.seconds:.1f} s ({fast.training.mode}), "
           f"server start until the first /model/parse answered {fast.serve_seconds:.1f} s, "

@@ -9,7 +9,13 @@ from typing import List, Mapping, Sequence
 import yaml
 
 from tools import fast_training
-from tools.training_benchmark import NEW_EXAMPLES, data_with_new_examples, today_config
+from tools.training_benchmark import (
+    NEW_EXAMPLES,
+    candidate_config,
+    data_with_new_examples,
+    parse_setting,
+    today_config,
+)
 from tools.training_phases import TimedRun, epochs, phases, timed_run
 
 
@@ -128,3 +134,14 @@ def test_new_examples_go_to_a_copy_of_the_data(tmp_path: Path) -> None:
     assert {item["intent"] for item in added["nlu"]} == set(NEW_EXAMPLES)
     assert not (Path(fast_training.ROOT) / "data" / "nlu" / "zz_benchmark_new_examples.yml"
                 ).exists()
+
+
+def test_a_candidate_changes_only_the_classifiers_settings() -> None:
+    current = (Path(fast_training.ROOT) / "config.yml").read_text()
+    settings = dict([parse_setting("epochs=40"), parse_setting("learning_rate=0.002")])
+    assert settings == {"epochs": 40, "learning_rate": 0.002}
+    candidate = candidate_config(current, settings)
+    (diet,) = (step for step in candidate["pipeline"] if step["name"] == "DIETClassifier")
+    assert diet["epochs"] == 40 and diet["learning_rate"] == 0.002
+    assert diet["random_seed"] == 2024
+    assert len(candidate["pipeline"]) == len(yaml.safe_load(current)["pipeline"])

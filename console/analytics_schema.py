@@ -48,8 +48,7 @@ EVENT_INDEXES: List[Tuple[str, str]] = [
 ]
 #: (name, columns) of the indexes on `analytics_facts`.
 FACT_INDEXES: List[Tuple[str, str]] = [
-    ("ix_analytics_facts_name", "name, timestamp, value, sender_id"),
-    ("ix_analytics_facts_sender", "sender_id, name, event_id, value"),
+    ("ix_analytics_facts_name", "name, timestamp, value, sender_id, event_id"),
 ]
 TRIGGERS = ("analytics_facts_insert", "analytics_facts_delete")
 

@@ -13,15 +13,22 @@ The form is a GET (it changes nothing, so it carries no CSRF token).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Dict, List, Mapping, Optional
 
+import sqlalchemy as sa
 from markupsafe import Markup
 
 from console.analytics import Analytics, Period, Report, parse_period
 from console.charts import Series, bar_chart, line_chart
 
+logger = logging.getLogger(__name__)
+
 #: Days shown when the form is blank.
 DEFAULT_DAYS = 30
+#: Shown when the queries fail (e.g. `python -m console.migrate` has not run yet).
+UNAVAILABLE = ("The figures cannot be read from the database right now. If the console "
+               "was just installed or upgraded, run: python -m console.migrate")
 
 
 def _percent(value: float) -> str:
@@ -115,6 +122,11 @@ def analytics_context(analytics: Analytics, start: Optional[str], end: Optional[
     except ValueError as error:
         return {"start": start or "", "end": end or "", "error": str(error), "report": None,
                 "charts": []}
-    report = analytics.report(period)
+    try:
+        report = analytics.report(period)
+    except sa.exc.SQLAlchemyError:
+        logger.exception("Analytics query failed")
+        return {"start": period.start.isoformat(), "end": period.end.isoformat(),
+                "error": UNAVAILABLE, "report": None, "charts": []}
     return {"start": period.start.isoformat(), "end": period.end.isoformat(), "error": None,
             "report": report, "charts": charts(report, titles or {})}

@@ -145,3 +145,9 @@ def test_charts_of_a_report_have_unique_ids(tmp_path: Path) -> None:
     report = Analytics(engine).report(Period(DAY0, DAY2))
     ids = [parse(chart).get("id") for chart in charts(report, {})]
     assert len(ids) == len(set(ids)) == 6
+
+
+def test_a_database_without_the_analytics_schema_gets_a_message(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    context = analytics_context(Analytics(engine), None, None, dt.date(2026, 12, 1))
+    assert context["report"] is None and "console.migrate" in context["error"]

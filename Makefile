@@ -25,7 +25,7 @@ export PYTHONHASHSEED := 0
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
         privacy-tests security-tests fault-tests load-benchmark proxy-benchmark turn-budget purge staff-user console-tests \
-        memory-benchmark export-content train-full training-benchmark
+        memory-benchmark export-content train-full training-benchmark startup-benchmark
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -128,6 +128,9 @@ fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, m
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
 	bash scripts/services.sh install
 	$(BIN)/python -m tools.load_benchmark --profile both
+
+startup-benchmark: $(MODEL) ## make run's start-up until the first answer, and its memory (docs/performance.md)
+	$(BIN)/python -m tools.startup_benchmark --runs 3 --phases 3 --model $(MODEL)
 
 proxy-benchmark: $(MODEL) ## nginx in front of 1 and 2 replicas: messages/s and CPU per message (docs/deployment.md)
 	bash scripts/services.sh install

@@ -97,13 +97,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--tracker-store", default=None,
                         help="override our tracker store's `type` (default: the endpoints "
                              "file's)")
+    parser.add_argument("--model", type=Path, default=MODEL,
+                        help="our trained model (default: make run's)")
     parser.add_argument("--output", default=str(ROOT / "results" / "load.json"))
     args = parser.parse_args(argv)
     for name in ("conversations", "messages", "rounds", "users", "long_turns"):
         if getattr(args, name) < 0 or getattr(args, name) > 10_000:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 10000")
-    if not MODEL.exists():
-        print(f"{MODEL} is missing: run `make train` first", file=sys.stderr)
+    if not args.model.exists():
+        print(f"{args.model} is missing: run `make train` first", file=sys.stderr)
         return 2
 
     deadline = Deadline(time.monotonic() + args.time_limit)

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List
 from connectors.credentials import write_active_credentials
 from tools.load.deadline import Deadline
 from tools.load.lost import verify
-from tools.load.servers import MODEL, ROOT, load_env, project_endpoints, rasa_command
+from tools.load.servers import ROOT, load_env, project_endpoints, rasa_command
 from tools.load.services import local_services
 from tools.load.stock import prepare_stock, stock_actions_package
 from tools.load.traffic import (
@@ -67,11 +67,11 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
         ours_credentials = tmp / "ours-credentials.yml"
         write_active_credentials(Path(args.credentials), ours_credentials, {})  # REST only
         db = tmp / "ours.db"
-        launch("ours", MODEL, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@", db,
+        launch("ours", args.model, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@", db,
                                                       args.tracker_store),
                ours_credentials, "actions", {"SANIC_WORKERS": workers(os.environ, 1)}, db)
         if args.before:
-            launch_stock_settings("ours-before", MODEL, ROOT, "actions", {})
+            launch_stock_settings("ours-before", args.model, ROOT, "actions", {})
         if not args.no_stock:
             project, model = prepare_stock(deadline)
             launch_stock_settings("stock", model, project, "stock_init_actions",
@@ -151,7 +151,7 @@ def run_prod(args: argparse.Namespace, deadline: Deadline, tmp: Path) -> Dict[st
                                f"http://127.0.0.1:{action_port}/health", senv, tmp))
             for number, port in enumerate(ports, start=1):
                 group.start(Server(f"prod-replica{number}",
-                                   rasa_command(MODEL, port, Path(args.prod_endpoints),
+                                   rasa_command(args.model, port, Path(args.prod_endpoints),
                                                 credentials, token),
                                    f"http://127.0.0.1:{port}/", senv, tmp))
             print(f"Starting the action server and 2 replicas on PostgreSQL database "

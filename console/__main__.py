@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOST = "127.0.0.1"
@@ -59,11 +59,6 @@ def publisher(engine: Any, content: Path) -> Any:
     return ContentVersions(engine, content).publish
 
 
-def extra_pages() -> List[Any]:
-    """Navigation entries of pages other modules add (analytics)."""
-    return []
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Migrates the database and serves the console until Ctrl-C."""
     args = parse_args(argv)
@@ -75,17 +70,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.htmx.is_file():
         print(f"console: {args.htmx} is missing: run `npm ci` (make run does)", file=sys.stderr)
         return 2
+    import sqlalchemy as sa
+
     try:
         engine = engine_for(args.endpoints)
         migrate(engine)
     except DatabaseError as error:
         print(f"console: {error}", file=sys.stderr)
         return 2
+    except sa.exc.SQLAlchemyError as error:
+        print(f"console: the database cannot be used: {getattr(error, 'orig', error)}",
+              file=sys.stderr)
+        return 2
     services = build_services(engine, args.content_dir, idle_seconds=args.idle_minutes * 60,
                               publisher=publisher(engine, args.content_dir),
                               project_root=args.project_root)
-    app = make_app(services, Settings(htmx_file=args.htmx, secure_cookies=args.secure_cookies,
-                                      extra_nav=extra_pages()))
+    app = make_app(services, Settings(htmx_file=args.htmx, secure_cookies=args.secure_cookies))
     print(f"Console on http://{args.host}:{args.port} (content {args.content_dir}, "
           f"database of {args.endpoints})", flush=True)
     app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)

@@ -23,7 +23,7 @@ from sanic.response import BaseHTTPResponse, HTTPResponse
 from console.accounts import ADMIN
 from console.content_routes import add_content_routes
 from console.model_routes import add_model_routes
-from console.pages import Pages, Settings, wants_page
+from console.pages import Pages, Settings, redirect, url_prefix, wants_page
 from console.services import Services
 from console.sessions import same_token
 
@@ -59,10 +59,10 @@ def is_https(request: Request, settings: Settings) -> bool:
 
 
 def set_cookie(resp: HTTPResponse, name: str, value: str, secure: bool,
-               max_age: Optional[int] = None) -> None:
-    """Sets an HttpOnly, SameSite=Strict cookie for the whole console."""
+               max_age: Optional[int] = None, path: str = "/") -> None:
+    """Sets an HttpOnly, SameSite=Strict cookie for the console's paths."""
     resp.cookies[name] = value
-    resp.cookies[name]["path"] = "/"
+    resp.cookies[name]["path"] = path
     resp.cookies[name]["httponly"] = True
     resp.cookies[name]["samesite"] = "Strict"
     if secure:
@@ -104,7 +104,7 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
         user = services.accounts.get(session.user_id) if session else None
         if session is None or user is None:
             if wants_page(request):
-                return response.redirect("/login", status=303)
+                return redirect(request, "/login")
             return response.text("Log in first.", status=401)
         request.ctx.user = user
         request.ctx.session = session
@@ -138,10 +138,16 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
     def login_page(request: Request, status: int = 200, error: str = "",
                    email: str = "") -> HTTPResponse:
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
-        resp = pages.render(request, "login.html", status=status, login_token=token, error=error,
-                      email=email)
-        set_cookie(resp, LOGIN_CSRF_COOKIE, token, is_https(request, settings))
+        resp = pages.render(request, "login.html", status=status, login_token=token,
+                            error=error, email=email)
+        cookie(request, resp, LOGIN_CSRF_COOKIE, token)
         return resp
+
+    def cookie(request: Request, resp: HTTPResponse, name: str, value: str,
+               max_age: Optional[int] = None) -> None:
+        """Sets a console cookie, for the console's paths only (under a proxy's prefix)."""
+        set_cookie(resp, name, value, is_https(request, settings), max_age,
+                   path=url_prefix(request) + "/")
 
     @app.get("/login")
     async def login_form(request: Request) -> HTTPResponse:
@@ -165,9 +171,9 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
             services.limiter.failed(email, address)
             return login_page(request, 401, "Wrong e-mail address or password.", email)
         token, _session = services.sessions.create(user.id)
-        resp = response.redirect("/", status=303)
-        set_cookie(resp, SESSION_COOKIE, token, is_https(request, settings))
-        del resp.cookies[LOGIN_CSRF_COOKIE]
+        resp = redirect(request, "/")
+        cookie(request, resp, SESSION_COOKIE, token)
+        cookie(request, resp, LOGIN_CSRF_COOKIE, "", max_age=0)
         return resp
 
     # -- pages ---------------------------------------------------------------------------
@@ -175,8 +181,8 @@ def make_app(services: Services, settings: Settings, name: str = "night_cramps_c
     @app.post("/logout")
     async def logout(request: Request) -> HTTPResponse:
         services.sessions.end(request.cookies.get(SESSION_COOKIE))
-        resp = response.redirect("/login", status=303)
-        del resp.cookies[SESSION_COOKIE]
+        resp = redirect(request, "/login")
+        cookie(request, resp, SESSION_COOKIE, "", max_age=0)
         return resp
 
     add_content_routes(app, services, pages)

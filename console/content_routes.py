@@ -14,7 +14,7 @@ from console import topic_form
 from console.accounts import User
 from console.content_files import UnknownTopic
 from console.drafts import APPROVED, PENDING, REJECTED, Draft, DraftError, NotAllowed
-from console.pages import Pages
+from console.pages import Pages, redirect
 from console.preview import GROUP_NAMES, bubbles
 from console.review_dates import DUE_SOON_DAYS, due
 from console.services import Services
@@ -131,7 +131,7 @@ def add_content_routes(app: Sanic, services: Services, pages: Pages) -> None:
             return topic_page(request, form, {"-": "Nothing changed: there is no draft to save."},
                               status=422)
         draft = services.drafts.save(request.ctx.user, topic_id, text)
-        return response.redirect(f"/drafts/{draft.id}", status=303)
+        return redirect(request, f"/drafts/{draft.id}")
 
     @app.get("/drafts")
     async def drafts(request: Request) -> HTTPResponse:
@@ -190,7 +190,7 @@ def add_content_routes(app: Sanic, services: Services, pages: Pages) -> None:
             return pages.refuse(request, 403, str(refusal))
         except DraftError as problem:
             return draft_page(request, found, str(problem), 409)
-        return response.redirect(f"/drafts/{draft_id}", status=303)
+        return redirect(request, f"/drafts/{draft_id}")
 
     @app.post("/drafts/<draft_id:int>/approve")
     async def approve(request: Request, draft_id: int) -> HTTPResponse:

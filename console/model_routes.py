@@ -12,7 +12,7 @@ from sanic.response import HTTPResponse
 from console.accounts import User
 from console.jobs import SIGN_OFF_JOBS, JobBusy
 from console.jobs import TITLES as JOB_TITLES
-from console.pages import Pages
+from console.pages import Pages, redirect
 from console.services import Services
 from tools.content.inbox import InboxError
 from tools.content.yaml_lines import YamlFileError
@@ -88,7 +88,7 @@ def add_model_routes(app: Sanic, services: Services, pages: Pages) -> None:
         with services.engine.begin() as connection:
             services.audit.record(connection, user.email, f"{kind} started",
                                   comment=f"job {job.id}, log {job.log.name}")
-        return response.redirect(f"/model/jobs/{job.id}", status=303)
+        return redirect(request, f"/model/jobs/{job.id}")
 
     @app.get("/model/jobs/<job_id:int>")
     async def job_page(request: Request, job_id: int) -> HTTPResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List
@@ -40,6 +41,26 @@ def templates() -> Environment:
     return env
 
 
+#: A path prefix a reverse proxy may announce (X-Forwarded-Prefix): slash-led path segments.
+_PREFIX = re.compile(r"^(?:/[A-Za-z0-9._~-]+)+$")
+
+
+def url_prefix(request: Request) -> str:
+    """The path the console is served under behind a proxy (`/console`), or "".
+
+    nginx (deploy/nginx.conf.j2) sends it as X-Forwarded-Prefix; anything that is
+    not a plain path (e.g. `//elsewhere.example`) is ignored, so no link or redirect
+    can be pointed at another site.
+    """
+    prefix = str(request.headers.get("X-Forwarded-Prefix", "")).rstrip("/")
+    return prefix if _PREFIX.match(prefix) else ""
+
+
+def redirect(request: Request, path: str) -> HTTPResponse:
+    """A 303 to a console path, under the proxy's prefix."""
+    return response.redirect(url_prefix(request) + path, status=303)
+
+
 def wants_page(request: Request) -> bool:
     """Whether a request is a page load (redirect to login) rather than htmx or an API call."""
     return (request.method in ("GET", "HEAD") and "HX-Request" not in request.headers
@@ -61,7 +82,8 @@ class Pages:
         session = getattr(request.ctx, "session", None)
         page = self.env.get_template(template).render(
             user=user, csrf_token=session.csrf_token if session else "",
-            path=request.path, nav_extra=self.nav_extra, roles=ROLES, **context)
+            path=request.path, prefix=url_prefix(request), nav_extra=self.nav_extra,
+            roles=ROLES, **context)
         return response.html(page, status=status)
 
     def refuse(self, request: Request, status: int, message: str) -> HTTPResponse:

@@ -216,3 +216,17 @@ def test_cookies_are_secure_over_https() -> None:
         set_cookie(page, "console_session", "token", secure)
         header = page.cookies["console_session"].encode("utf-8").decode()
         assert ("Secure" in header) is secure and "HttpOnly" in header
+
+
+def test_links_follow_the_proxy_prefix(console: Console) -> None:
+    proxied = {"X-Forwarded-Prefix": "/console"}
+    anonymous = console.client()
+    page = anonymous.get("/", headers=proxied, allow_redirects=False)
+    assert page.headers["Location"] == "/console/login"
+    login = anonymous.get("/login", headers=proxied)
+    assert 'action="/console/login"' in login.text and 'src="/console/static/htmx.min.js"' in login.text
+    assert "Path=/console/" in login.headers["Set-Cookie"]
+    # Only a plain path is taken: nothing can point the console's links at another site.
+    for bad in ("//elsewhere.example", "https://elsewhere.example", "/a b", "/x\\y"):
+        elsewhere = anonymous.get("/", headers={"X-Forwarded-Prefix": bad}, allow_redirects=False)
+        assert elsewhere.headers["Location"] == "/login", bad

@@ -1,7 +1,7 @@
 """Training, evaluation and publishing started from the console, one at a time, with their output.
 
-Each job runs the same command as its make target (`make train`'s `rasa train`,
-`make evaluate`, `make publish`, `make rollback`) in the project folder, in a
+Each job runs the same command as its make target (`make train`'s
+`tools.fast_training`, `make evaluate`, `make publish`, `make rollback`) in the project folder, in a
 process group of its own, its output going to a log file the console shows
 while it runs. Publishing goes through `tools.content.publish`, the gate of
 `make publish`: it refuses a worse model and needs the assistant's
@@ -23,8 +23,9 @@ from tools.processes import ServerProcess, stop
 
 #: What each button runs (in the project folder), as its make target does.
 COMMANDS: Mapping[str, Sequence[str]] = {
-    "train": (str(Path(sys.executable).parent / "rasa"), "train", "--fixed-model-name",
-              "night-cramps", "--out", "models"),
+    # make train: fine-tunes the last model on the changed data, else trains from scratch.
+    "train": (sys.executable, "-m", "tools.fast_training", "--model",
+              str(Path("models") / "night-cramps.tar.gz")),
     "evaluate": (sys.executable, "-m", "tools.benchmark", "--accuracy", "--report", "reports"),
     "publish": (sys.executable, "-m", "tools.content.publish"),
     "rollback": (sys.executable, "-m", "tools.content.publish", "--rollback"),

@@ -4,6 +4,7 @@ Usage:
     python -m tools.patch_benchmark [--rounds 5] [--conversations 20] [--turns 10]
                                     [--long-turns 60] [--stock-rule-model PATH]
                                     [--only VARIANT ...] [--extra NAME=PATCHES[@MODEL] ...]
+                                    [--model PATH] [--parse-rounds N [--parse-patches NAME ...]]
 
 Starts one assistant per variant, all at once (same model, same machine, same
 background load), and then takes turns between them:
@@ -22,6 +23,13 @@ answer), then one long conversation of `--long-turns` messages. Printed per
 variant: the median round's messages per second with the rounds' range, and the
 long conversation's turn p50. A change pays when the variant without it is
 slower than `all` by more than the spread of `all`'s own rounds.
+
+`--parse-rounds N` measures instead, in this one process, the CPU time of an
+NLU parse (`Agent.parse_message` on the same messages) with stock Rasa and with
+each change named by `--parse-patches` (default `direct_predict`) alone,
+alternating every round: CPU time, not wall time, so that other processes on a
+shared machine sway it less. Printed: median, first quartile and minimum per
+parse, and their ratios to stock.
 """
 
 from __future__ import annotations
@@ -117,6 +125,42 @@ def started(all_variants: Sequence[Variant], tmp: Path) -> Iterator[None]:
         yield
 
 
+def parse_cpu(model: Path, rounds: int, names: Sequence[str], calls: int = 50) -> None:
+    """Prints the CPU time per NLU parse: stock Rasa against each named change alone."""
+    import asyncio
+    import os
+
+    from rasa.core.agent import Agent
+
+    from runtime import rasa_patches
+
+    os.environ[rasa_patches.SELECTION_VARIABLE] = "none"  # the model loads with stock code
+    agent = Agent.load(str(model))
+    loop = asyncio.new_event_loop()
+    chosen = {name: [p for p in PATCHES if p.name == name] for name in names}
+    times: dict[str, List[float]] = {"stock": [], **{name: [] for name in names}}
+    for number in range(rounds):
+        order = ["stock", *names]
+        for name in order if number % 2 == 0 else order[::-1]:
+            rasa_patches.uninstall()
+            rasa_patches.install(chosen.get(name, []))
+            loop.run_until_complete(agent.parse_message(MESSAGES[0]))  # first call: set-up
+            started = time.process_time()
+            for call in range(calls):
+                loop.run_until_complete(agent.parse_message(MESSAGES[call % len(MESSAGES)]))
+            times[name].append((time.process_time() - started) / calls * 1000)
+    rasa_patches.uninstall()
+    loop.close()
+    base = times["stock"]
+    print(f"\nCPU ms per NLU parse, {rounds} rounds of {calls} parses (median / q1 / min; "
+          "ratio to stock):")
+    for name, values in times.items():
+        q1 = sorted(values)[len(values) // 4]
+        print(f"  {name:<24} {statistics.median(values):6.2f} / {q1:6.2f} / {min(values):6.2f}"
+              f"   ({statistics.median(values) / statistics.median(base):.3f} / "
+              f"{q1 / sorted(base)[len(base) // 4]:.3f} / {min(values) / min(base):.3f})")
+
+
 def spread(values: Sequence[float]) -> float:
     """Highest minus lowest."""
     return max(values) - min(values) if values else 0.0
@@ -139,7 +183,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--extra", nargs="+", default=[], metavar="NAME=PATCHES[@MODEL]",
                         help="more variants: a name, the $RASA_PATCHES value, and "
                              "optionally another model, e.g. 'kept=a,b@build/m.tar.gz'")
+    parser.add_argument("--parse-rounds", type=int, default=0,
+                        help="measure the CPU time per NLU parse instead (see above)")
+    parser.add_argument("--parse-patches", nargs="+", default=["direct_predict"])
     args = parser.parse_args(argv)
+    if args.parse_rounds:
+        parse_cpu(args.model, args.parse_rounds, args.parse_patches)
+        return 0
     order = random.Random(args.seed)
     chosen = [variant for variant in variants(args.stock_rule_model, args.model)
               if args.only is None or variant.name == "all" or variant.name in args.only]

@@ -123,38 +123,59 @@ def test_errors_show_next_to_the_field(page: Page, console: Console) -> None:
     expect(page.locator(f"#{error_id}")).to_be_visible()
 
 
-def test_keyboard_only(page: Page, console: Console) -> None:
+def tab_to(page: Page, text: str = "", element_id: str = "", limit: int = 120) -> None:
+    """Presses Tab until the focused element shows `text` (or has the id); fails if never."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("[document.activeElement.textContent.trim(), "
+                                "document.activeElement.id]")
+        if (text and focused[0] == text) or (element_id and focused[1] == element_id):
+            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", f"no visible focus on {text or element_id}"
+            return
+    pytest.fail(f"{text or element_id} is not reachable with Tab")
+
+
+def keyboard_log_in(page: Page, console: Console, email: str) -> None:
     page.goto(f"{console.base}/login")
-    page.keyboard.press("Tab")  # the skip link
+    tab_to(page, element_id="email")
+    page.keyboard.type(email)
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "email"
-    page.keyboard.type("editor2@example.org")
-    page.keyboard.press("Tab")
-    page.keyboard.type(STAFF["editor2@example.org"][1])
+    page.keyboard.type(STAFF[email][1])
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Topics", level=1)).to_be_visible()
-    # Tab to the topic's link and open it.
-    for _ in range(40):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.textContent") == title_of("exercise"):
-            break
-    else:
-        pytest.fail("the topic link is not reachable with Tab")
+
+
+def test_keyboard_only(page: Page, console: Console) -> None:
+    # An editor edits an answer...
+    keyboard_log_in(page, console, "editor2@example.org")
+    tab_to(page, title_of("exercise"))
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Answer", exact=True)).to_be_visible()
-    page.get_by_label("Answer", exact=True).focus()
+    expect(page.get_by_role("heading", name=title_of("exercise"), level=1)).to_be_visible()
+    tab_to(page, element_id="f-answer")
     page.keyboard.press("Control+End")
     page.keyboard.type(" Keyboard edit.")
-    for _ in range(80):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.textContent") == "Save draft":
-            break
-    else:
-        pytest.fail("Save draft is not reachable with Tab")
-    focus_ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert focus_ring != "none"
+    tab_to(page, "Save draft")
     page.keyboard.press("Enter")
     expect(page.get_by_text("Waiting for sign-off")).to_be_visible()
+    draft = page.url.rsplit("/", 1)[1]
+    tab_to(page, "Log out")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    # ...and a reviewer approves it.
+    keyboard_log_in(page, console, "reviewer2@example.org")
+    tab_to(page, "Drafts")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Drafts", level=1)).to_be_visible()
+    tab_to(page, f"Draft {draft}")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Draft {draft}:", level=1)).to_be_visible()
+    tab_to(page, element_id="comment")
+    page.keyboard.type("Reviewed with the keyboard only.")
+    tab_to(page, "Approve and publish")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Approved", exact=True)).to_be_visible()
+    assert "Keyboard edit." in console.topic_file("exercise")
 
 
 def test_axe_on_every_page(browser: Browser, console: Console) -> None:

@@ -31,8 +31,8 @@ from typing import Callable, List, Mapping, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-#: The share of config.yml's DIET epochs a fine-tuning runs (ceil(20 x 0.25) = 5);
-#: chosen by tools/training_benchmark.py (docs/performance.md, "Retraining").
+#: The share of config.yml's DIET epochs a fine-tuning runs (100 epochs: 25). Measured
+#: with tools/training_benchmark.py (docs/performance.md, "Retraining").
 EPOCH_FRACTION = 0.25
 
 #: Runs a command in a folder with an environment; returns its exit code.

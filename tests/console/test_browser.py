@@ -127,10 +127,10 @@ def tab_to(page: Page, text: str = "", element_id: str = "", limit: int = 120) -
     """Presses Tab until the focused element shows `text` (or has the id); fails if never."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        focused = page.evaluate("[document.activeElement.textContent.trim(), "
-                                "document.activeElement.id]")
-        if (text and focused[0] == text) or (element_id and focused[1] == element_id):
-            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        focused_text, focused_id, outline = page.evaluate(
+            "() => { const e = document.activeElement; return [e.textContent.trim(), e.id,"
+            " getComputedStyle(e).outlineStyle]; }")
+        if (text and focused_text == text) or (element_id and focused_id == element_id):
             assert outline != "none", f"no visible focus on {text or element_id}"
             return
     pytest.fail(f"{text or element_id} is not reachable with Tab")

@@ -275,6 +275,7 @@ def measure_make_run(model: str, conversations: int, messages: int, interval: fl
     env["DELIVERY_IDS_DB"] = str(folder / "delivery_ids.db")
     command = [str(BIN / "python"), "-m", "tools.run", "--model", model, "--port", str(port),
                "--actions-port", str(actions_port), "--web-port", str(web_port),
+               "--console-port", str(free_port()),
                "--endpoints", str(endpoints_in(folder, actions_port))]
     with open(folder / "make-run.log", "ab") as log:
         started = time.perf_counter()

@@ -195,6 +195,22 @@ class StopSignals:
             raise StopRequested("a signal received meanwhile")
 
 
+def console_command(port: int, endpoints: str) -> List[str]:
+    """The content console on 127.0.0.1:`port`, on the endpoints file's database."""
+    return [str(BIN / "python"), "-m", "console", "--port", str(port), "--endpoints", endpoints]
+
+
+def follow_content(endpoints: str) -> List[str]:
+    """The action server's options to follow approved content (stores/content_follower.py).
+
+    In the production profile action servers may run on several machines, so each
+    follows the versions the console records in the shared database. With the
+    default endpoints the console and the one action server share `content/`,
+    which the store's hot reload already watches.
+    """
+    return [] if endpoints == "endpoints.yml" else ["--endpoints", endpoints]
+
+
 def start(processes: List[subprocess.Popen[bytes]], command: List[str],
           env: Mapping[str, str], signals: StopSignals) -> ServerProcess:
     """Starts a `ServerProcess` in the project folder and appends it to `processes`.
@@ -224,6 +240,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--proxy-port", type=int, default=0,
                         help="nginx on this port in front of the replicas, serving the demo "
                              "page too: the one entry point (0 = none; make run-prod: 8000)")
+    parser.add_argument("--console-port", type=int, default=8081,
+                        help="port of the content team's console (python -m console), on "
+                             "127.0.0.1; under --proxy-port also at /console/ (0 = none)")
     parser.add_argument("--cors", nargs="*", default=None,
                         help="origins allowed to call Rasa from a browser "
                              "(default: $CORS_ORIGINS, else the demo page's origins)")
@@ -265,7 +284,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         signals.install()
         # The action server and Rasa start at once and load side by side: start-up takes
         # the slower one's time, not the sum (docs/performance.md, "Start-up").
-        actions = start(processes, action_server_command(args.actions_port), env, signals)
+        actions = start(processes, [*action_server_command(args.actions_port),
+                                    *follow_content(args.endpoints)], env, signals)
         ports = [args.port + i for i in range(args.replicas)]
         rasa_command = [str(BIN / "rasa"), "run", "--model", args.model, "--interface", "localhost",
                         "--credentials", str(credentials), "--endpoints", endpoints,
@@ -281,10 +301,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                       file=sys.stderr)
                 return 1
         entry = f"http://localhost:{args.port}"
+        if args.console_port:  # once, beside the replicas, on the conversations' database
+            console = start(processes, console_command(args.console_port, args.endpoints),
+                            env, signals)
+            if not wait_until_up(f"http://127.0.0.1:{args.console_port}/health", console, 60):
+                print("The console did not start (see its messages above).", file=sys.stderr)
+                return 1
         if args.proxy_port:  # nginx in front of the replicas (tools/proxy.py)
             from tools.proxy import local_proxy
 
-            nginx = local_proxy(ports, args.proxy_port)
+            nginx = local_proxy(ports, args.proxy_port, args.console_port or None)
             proxy = start(processes, nginx.command, env, signals)
             if not wait_until_up(nginx.health, proxy, 30):
                 print("nginx did not start (see its messages above).", file=sys.stderr)
@@ -305,6 +331,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             page = f"  Chat on the demo page: http://localhost:{args.web_port}\n"
         if args.proxy_port:
             page += f"  Entry point (nginx):    {entry} (demo page, REST, webhooks)\n"
+        if args.console_port:
+            page += (f"  Content console:        http://localhost:{args.console_port}"
+                     f"{' and ' + entry + '/console/' if args.proxy_port else ''}"
+                     " (accounts: make staff-user)\n")
         print(
             "\nThe assistant is running.\n"
             f"{page}"

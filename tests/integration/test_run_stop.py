@@ -139,7 +139,8 @@ def run(tmp_path: Path) -> Iterator[Run]:
                TF_CPP_MIN_LOG_LEVEL="3", SANIC_WORKERS="2")
     server = Server("run", [str(BIN / "python"), "-m", "tools.run", "--model", str(MODEL),
                             "--port", str(port), "--actions-port", str(actions_port),
-                            "--web-port", str(web_port), "--endpoints", str(endpoints)],
+                            "--web-port", str(web_port), "--endpoints", str(endpoints),
+                            "--console-port", str(free_port())],
                     f"http://127.0.0.1:{port}/", env, tmp_path)
     log = server.log
     seen: List[Identity] = []

@@ -33,14 +33,14 @@ def bindable(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[str]]:
-    """The base URLs of the two replicas `tools/run.py --replicas 2` started."""
+    """The base URLs of the two replicas `tools/run.py --replicas 2` started, then the console's."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     tmp: Path = tmp_path_factory.mktemp("run-prod")
     port = free_port()
     while not bindable(port + 1):  # the second replica takes the next port
         port = free_port()
-    actions_port = free_port()
+    actions_port, console_port = free_port(), free_port()
     inherited = {k: v for k, v in os.environ.items()
                  if not k.startswith(CHANNEL_VARIABLES) and k != "RASA_API_TOKEN"}
     env = {**inherited, **services.env, "DB_NAME": services.database,
@@ -50,17 +50,18 @@ def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
     run = Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
                          "--endpoints", "endpoints.prod.yml", "--replicas", "2",
                          "--port", str(port), "--actions-port", str(actions_port),
-                         "--web-port", "0"],
+                         "--web-port", "0", "--console-port", str(console_port)],
                  f"{bases[0]}/", env, tmp)
     with serving(run):
         run.wait_up(url=f"{bases[1]}/")
-        yield bases
+        run.wait_up(url=f"http://127.0.0.1:{console_port}/health")
+        yield [*bases, f"http://127.0.0.1:{console_port}"]
 
 
 def test_two_replicas_share_one_conversation_in_postgres(replicas: List[str],
                                                          services: Services,
                                                          conversation_id: str) -> None:
-    first, second = replicas
+    first, second, _ = replicas
 
     def say(base: str, text: str) -> List[str]:
         reply = requests.post(f"{base}/webhooks/rest/webhook", timeout=60,
@@ -78,3 +79,16 @@ def test_two_replicas_share_one_conversation_in_postgres(replicas: List[str],
                        "ORDER BY id", (conversation_id,))
         texts = [row[0] for row in cursor.fetchall()]
     assert len(texts) == 2 and "what causes" in texts[0] and "pregnancy" in texts[1]
+
+
+def test_the_console_runs_once_beside_the_replicas_on_postgres(replicas: List[str],
+                                                              services: Services) -> None:
+    console = replicas[2]
+    assert requests.get(f"{console}/login", timeout=30).status_code == 200
+    assert requests.get(f"{console}/audit", timeout=30, allow_redirects=False).status_code in (
+        302, 303)
+    with services.pg() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables "
+                       "WHERE table_schema = 'public'")
+        tables = {row[0] for row in cursor.fetchall()}
+    assert {"events", "console_users", "console_schema_version"} <= tables, tables

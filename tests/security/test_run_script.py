@@ -54,7 +54,7 @@ class MadeRun:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.port, self.actions_port = free_port(), free_port()
+        self.port, self.actions_port, self.console_port = free_port(), free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.endpoints = tmp / "endpoints.yml"
         text = (ROOT / "endpoints.yml").read_text()
@@ -80,10 +80,13 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     run = MadeRun(tmp_path_factory.mktemp("made-run"))
-    with serving(Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
-                                "--port", str(run.port), "--actions-port", str(run.actions_port),
-                                "--web-port", "0", "--endpoints", str(run.endpoints)],
-                        f"{run.base}/", run.env(), run.tmp)):
+    server = Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
+                            "--port", str(run.port), "--actions-port", str(run.actions_port),
+                            "--web-port", "0", "--endpoints", str(run.endpoints),
+                            "--console-port", str(run.console_port)],
+                    f"{run.base}/", run.env(), run.tmp)
+    with serving(server):
+        server.wait_up(url=f"http://127.0.0.1:{run.console_port}/health")
         yield run
 
 
@@ -99,6 +102,14 @@ def test_make_run_keeps_the_api_off_without_a_token(made_run: MadeRun) -> None:
 def test_make_run_binds_the_action_server_to_loopback(made_run: MadeRun) -> None:
     assert listening(made_run.actions_port) == {"127.0.0.1"}
     assert not connects("127.0.0.2", made_run.actions_port)
+
+
+def test_make_run_binds_the_console_to_loopback_behind_a_login(made_run: MadeRun) -> None:
+    assert listening(made_run.console_port) == {"127.0.0.1"}
+    assert not connects("127.0.0.2", made_run.console_port)
+    page = requests.get(f"http://127.0.0.1:{made_run.console_port}/topics", timeout=30,
+                        allow_redirects=False)
+    assert page.status_code in (302, 303) and page.headers["Location"].endswith("/login")
 
 
 def test_make_run_calls_the_action_server_it_started(made_run: MadeRun) -> None:

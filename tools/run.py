@@ -302,8 +302,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 return 1
         entry = f"http://localhost:{args.port}"
         if args.console_port:  # once, beside the replicas, on the conversations' database
+            # Its publish and roll-back buttons reach every replica (tools/content/publish.py).
+            replica_urls = " ".join(f"http://localhost:{port}" for port in ports)
             console = start(processes, console_command(args.console_port, args.endpoints),
-                            env, signals)
+                            {"RASA_URL": replica_urls, **env}, signals)
             if not wait_until_up(f"http://127.0.0.1:{args.console_port}/health", console, 60):
                 print("The console did not start (see its messages above).", file=sys.stderr)
                 return 1

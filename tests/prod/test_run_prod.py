@@ -7,6 +7,7 @@ database, the project's endpoints.prod.yml filled from `services.sh env`.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 from typing import Iterator, List
@@ -16,9 +17,12 @@ import requests
 
 from tests.prod.conftest import Services
 from tests.servers import BIN, MODEL
+from tools.content.publish import PublishError, assistant, serve
 from tools.processes import Server, free_port, serving
 
 CHANNEL_VARIABLES = ("TELEGRAM_", "SLACK_", "FACEBOOK_", "TWILIO_")
+#: The replicas' HTTP API token, so a model can be published to them.
+PUBLISH_TOKEN = "run-prod-publish-token"
 
 
 def bindable(port: int) -> bool:
@@ -45,7 +49,7 @@ def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
                  if not k.startswith(CHANNEL_VARIABLES) and k != "RASA_API_TOKEN"}
     env = {**inherited, **services.env, "DB_NAME": services.database,
            "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_API_TOKEN": PUBLISH_TOKEN}
     bases = [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"]
     run = Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
                          "--endpoints", "endpoints.prod.yml", "--replicas", "2",
@@ -69,7 +73,7 @@ def test_two_replicas_share_one_conversation_in_postgres(replicas: List[str],
         assert reply.status_code == 200
         return [m.get("text", "") for m in reply.json()]
 
-    causes = say(first, "what causes night time leg cramps")
+    causes = say(first, "why do I get leg cramps at night?")
     assert causes and any("cramp" in text.lower() for text in causes)
     # The follow-up only makes sense with the topic the other replica stored.
     follow_up = " ".join(say(second, "what about in pregnancy?")).lower()
@@ -78,7 +82,7 @@ def test_two_replicas_share_one_conversation_in_postgres(replicas: List[str],
         cursor.execute("SELECT data FROM events WHERE sender_id = %s AND type_name = 'user' "
                        "ORDER BY id", (conversation_id,))
         texts = [row[0] for row in cursor.fetchall()]
-    assert len(texts) == 2 and "what causes" in texts[0] and "pregnancy" in texts[1]
+    assert len(texts) == 2 and "cramps at night" in texts[0] and "pregnancy" in texts[1]
 
 
 def test_the_console_runs_once_beside_the_replicas_on_postgres(replicas: List[str],
@@ -92,3 +96,25 @@ def test_the_console_runs_once_beside_the_replicas_on_postgres(replicas: List[st
                        "WHERE table_schema = 'public'")
         tables = {row[0] for row in cursor.fetchall()}
     assert {"events", "console_users", "console_schema_version"} <= tables, tables
+
+
+def test_publish_reaches_every_replica_or_says_they_differ(replicas: List[str],
+                                                           tmp_path: Path) -> None:
+    first, second, _ = replicas
+    group = assistant({"RASA_URL": f"{first}, {second}", "RASA_API_TOKEN": PUBLISH_TOKEN},
+                      tmp_path)
+    assert group.status().model_file == MODEL.name
+    renamed = tmp_path / "renamed-night-cramps.tar.gz"
+    shutil.copyfile(MODEL, renamed)
+    try:
+        assert serve(group, renamed).model_file == renamed.name
+        for server in group.servers:  # each replica, asked on its own
+            assert server.status().model_file == renamed.name
+        group.servers[0].load(MODEL)
+        with pytest.raises(PublishError, match="serve different models"):
+            group.status()
+    finally:
+        serve(group, MODEL)
+    reply = requests.post(f"{second}/webhooks/rest/webhook", timeout=60,
+                          json={"sender": "after-publish", "message": "what causes leg cramps"})
+    assert reply.status_code == 200 and reply.json()

@@ -7,7 +7,10 @@ Usage:
 
 The running Rasa server must have its HTTP API on, protected by a token:
 `RASA_API_TOKEN=<secret> make run`. This script reads the same RASA_API_TOKEN,
-and the server's address from RASA_URL (default http://localhost:5005).
+and the server's address from RASA_URL (default http://localhost:5005). In the
+production profile RASA_URL lists every replica, separated by spaces or commas
+(`make run-prod` gives the console that list): each replica loads the model in
+turn, and if one cannot, those already switched go back to the model they served.
 
 Publishing copies the model into models/published/ under a name of its own,
 asks the server to load it (`PUT /model`; the old model keeps answering until the
@@ -175,7 +178,63 @@ def published_summary(manifest: Manifest, root: Path) -> Optional[Dict[str, Any]
     return recorded
 
 
-def serve(server: RasaServer, model: Path) -> Served:
+class Replicas:
+    """Several Rasa servers serving one assistant, published to together.
+
+    `status()` is what they all serve (an error if they differ, naming each);
+    `load()` switches them one after another, and if one fails, switches those
+    already done back to what they served, so no model is half published.
+    """
+
+    def __init__(self, servers: List[RasaServer], root: Path = ROOT) -> None:
+        """Groups `servers` (at least one) of the project in `root`."""
+        if not servers:
+            raise PublishError("No assistant address given (RASA_URL is empty).")
+        self.servers = servers
+        self.root = root
+        self.url = ", ".join(server.url for server in servers)
+
+    def status(self) -> Served:
+        """The model every replica serves."""
+        served = [server.status() for server in self.servers]
+        if any(other != served[0] for other in served[1:]):
+            raise PublishError("The replicas serve different models: " + "; ".join(
+                f"{server.url} serves {one.describe()}"
+                for server, one in zip(self.servers, served, strict=True))
+                + ". Publish or roll back again to bring them together.")
+        return served[0]
+
+    def load(self, model: Path) -> None:
+        """Loads `model` into every replica, or into none."""
+        before = [server.status() for server in self.servers]
+        done: List[RasaServer] = []
+        for server in self.servers:
+            try:
+                server.load(model)
+            except PublishError:
+                for switched, previous in zip(done, before, strict=False):
+                    back = self.model_path(previous.model_file)
+                    if back is not None:
+                        switched.load(back)
+                raise
+            done.append(server)
+
+
+    def model_path(self, model_file: Optional[str]) -> Optional[Path]:
+        """Where a served model's file is: published, else trained (None: unknown)."""
+        for folder in (published_dir(self.root), self.root / DEFAULT_MODEL.parent):
+            if model_file and (folder / model_file).exists():
+                return folder / model_file
+        return None
+
+
+def assistant(env: Dict[str, str], root: Path = ROOT) -> Replicas:
+    """The replicas RASA_URL names (default http://localhost:5005), with RASA_API_TOKEN."""
+    urls = (env.get("RASA_URL") or DEFAULT_URL).replace(",", " ").split()
+    return Replicas([RasaServer(url, env.get("RASA_API_TOKEN")) for url in urls], root)
+
+
+def serve(server: Replicas, model: Path) -> Served:
     """Loads `model` into the server and confirms it is the one served now."""
     server.load(model)
     served = server.status()
@@ -186,7 +245,7 @@ def serve(server: RasaServer, model: Path) -> Served:
     return served
 
 
-def publish(root: Path, model: Path, server: RasaServer, force: bool = False) -> int:
+def publish(root: Path, model: Path, server: Replicas, force: bool = False) -> int:
     """Publishes `model`; returns the exit code."""
     before = server.status()
     print(f"The assistant at {server.url} serves {before.describe()}.")
@@ -254,7 +313,7 @@ def publish(root: Path, model: Path, server: RasaServer, force: bool = False) ->
     return 0
 
 
-def rollback(root: Path, server: RasaServer) -> int:
+def rollback(root: Path, server: Replicas) -> int:
     """Serves the previously published model again; returns the exit code."""
     manifest = Manifest.load(root)
     before = server.status()
@@ -297,8 +356,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(current if current and current.exists() else root / DEFAULT_MODEL)
         return 0
     try:
-        server = RasaServer(os.environ.get("RASA_URL") or DEFAULT_URL,
-                            os.environ.get("RASA_API_TOKEN"))
+        server = assistant(dict(os.environ), root)
         if args.rollback:
             return rollback(root, server)
         model = (args.model or root / DEFAULT_MODEL).resolve()

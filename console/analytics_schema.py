@@ -21,9 +21,11 @@ conversations; `python -m tools.analytics_benchmark`):
 
 `create_analytics_schema(connection)` creates whatever is missing (idempotent) and
 fills the facts of the events already stored; `migration_step` is the same as a
-step of `console.migrate.STEPS`. On PostgreSQL, creating the triggers locks
-`events` against writes until the step commits (the fill took about 10 s for
-100,000 conversations; docs/performance.md).
+step of `console.migrate.STEPS`. It holds the write lock on `events` until it
+commits: on a new or small database that is a moment, but filling the facts of
+100,000 stored conversations took 35-50 s (docs/performance.md), during which
+Rasa's saves wait (SQLite gives up after its 10 s busy timeout and the store's
+retries). Upgrade a large store with the assistant stopped or at a quiet time.
 """
 
 from __future__ import annotations

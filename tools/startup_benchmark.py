@@ -162,6 +162,8 @@ def role(pid: int, rasa_main: set[int]) -> str:
         return "action server"
     if "serve_web" in command:
         return "demo page"
+    if " -m console" in command:
+        return "content console"
     return "other"
 
 

@@ -202,14 +202,18 @@ def scan_every_page(page: Page, console: Console) -> None:
     log_out(page)
     log_in(page, console, "admin@example.org")
     paths = ["/", "/topics/diet", "/drafts", draft_path, "/inbox", "/model", "/reviews", "/audit",
-             "/users"]
-    if page.get_by_role("link", name="Analytics").count():
-        paths.append("/analytics")
+             "/users", "/analytics"]
     for path in paths:
         page.goto(console.base + path)
         found[path] = axe_serious(page)
         name = path.strip("/").replace("/", "_") or "topics"
         page.screenshot(path=str(SCREENSHOTS / f"console_{name}.png"), full_page=True)
+    page.goto(console.base + "/analytics")
+    charts = page.locator("svg[role='img']")  # the six charts, drawn in the browser
+    assert charts.count() == 6
+    for index in range(charts.count()):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 50
     page.goto(console.base + "/topics/diet")
     page.screenshot(path=str(SCREENSHOTS / "console_topic.png"))
     serious = {path: problems for path, problems in found.items() if problems}

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.prod.conftest import Services
-from tests.servers import BIN, MODEL
+from tests.servers import BIN, MODEL, ROOT
 from tools.content.publish import PublishError, assistant, serve
 from tools.processes import Server, free_port, serving
 
@@ -35,6 +35,13 @@ def bindable(port: int) -> bool:
     return True
 
 
+def content_copy(tmp: Path) -> Path:
+    """A copy of the project's content folder in `tmp`."""
+    target = tmp / "content"
+    shutil.copytree(ROOT / "content", target)
+    return target
+
+
 @pytest.fixture(scope="module")
 def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[str]]:
     """The base URLs of the two replicas `tools/run.py --replicas 2` started, then the console's."""
@@ -49,7 +56,10 @@ def replicas(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
                  if not k.startswith(CHANNEL_VARIABLES) and k != "RASA_API_TOKEN"}
     env = {**inherited, **services.env, "DB_NAME": services.database,
            "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_API_TOKEN": PUBLISH_TOKEN}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_API_TOKEN": PUBLISH_TOKEN,
+           # The action server follows approved content versions into CONTENT_DIR: a copy,
+           # never the project's content/ (another test publishes versions in this database).
+           "CONTENT_DIR": str(content_copy(tmp))}
     bases = [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"]
     run = Server("run", [str(BIN / "python"), "tools/run.py", "--model", str(MODEL),
                          "--endpoints", "endpoints.prod.yml", "--replicas", "2",

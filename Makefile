@@ -78,7 +78,7 @@ training-benchmark: $(SPACY_PIPELINE) $(BIN)/.installed ## Retraining times and 
 run: $(MODEL) $(HTMX) ## Start the action server, Rasa (localhost:5005) and the demo page (localhost:8080)
 	$(BIN)/python -m tools.run --model "$$($(BIN)/python -m tools.content.publish --current)"
 
-run-prod: $(MODEL) ## The production profile: PostgreSQL, Redis, REPLICAS Rasa processes (default 2) behind nginx (localhost:8000)
+run-prod: $(MODEL) $(HTMX) ## The production profile: PostgreSQL, Redis, REPLICAS Rasa processes (default 2) behind nginx (localhost:8000)
 	bash scripts/services.sh install
 	bash scripts/services.sh start
 	eval "$$(bash scripts/services.sh env)" && $(BIN)/python -m tools.run --endpoints endpoints.prod.yml \
@@ -101,7 +101,7 @@ validate: $(BIN)/.installed ## rasa data validate, failing on warnings
 conversation-tests: $(MODEL) ## rasa test on the test stories
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/core
 
-integration-tests: $(MODEL) ## The real model, action server and REST channel
+integration-tests: $(MODEL) $(HTMX) ## The real model, action server and REST channel
 	$(BIN)/python -m pytest tests/integration -m model
 
 channel-tests: $(MODEL) ## Telegram, Slack, Messenger and WhatsApp webhooks, end to end
@@ -110,7 +110,7 @@ channel-tests: $(MODEL) ## Telegram, Slack, Messenger and WhatsApp webhooks, end
 browser-tests: $(MODEL) $(CHROMIUM) $(AXE) ## The web widget in headless chromium
 	$(BIN)/python -m pytest tests/browser -m browser
 
-prod-tests: $(MODEL) ## Production profile: atomic Redis lock, two replicas on PostgreSQL, nginx
+prod-tests: $(MODEL) $(HTMX) ## Production profile: atomic Redis lock, two replicas on PostgreSQL, nginx
 	bash scripts/services.sh install
 	$(BIN)/python -m pytest tests/prod -m services
 
@@ -118,10 +118,10 @@ privacy-tests: $(MODEL) ## Redaction, "delete my data", retention (SQLite and Po
 	bash scripts/services.sh install
 	$(BIN)/python -m pytest tests/privacy -m services
 
-security-tests: $(MODEL) ## HTTP API token, CORS, localhost binding, 413, malformed-request bursts
+security-tests: $(MODEL) $(HTMX) ## HTTP API token, CORS, localhost binding, 413, malformed-request bursts
 	$(BIN)/python -m pytest tests/security -m model
 
-fault-tests: $(MODEL) ## PostgreSQL restart, action server and replica killed, mid-load
+fault-tests: $(MODEL) $(HTMX) ## PostgreSQL restart, action server and replica killed, mid-load
 	bash scripts/services.sh install
 	$(BIN)/python -m pytest tests/faults -m services
 
@@ -129,7 +129,7 @@ load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1
 	bash scripts/services.sh install
 	$(BIN)/python -m tools.load_benchmark --profile both
 
-startup-benchmark: $(MODEL) ## make run's start-up until the first answer, and its memory (docs/performance.md)
+startup-benchmark: $(MODEL) $(HTMX) ## make run's start-up until the first answer, and its memory (docs/performance.md)
 	$(BIN)/python -m tools.startup_benchmark --runs 3 --phases 3 --model $(MODEL)
 
 proxy-benchmark: $(MODEL) ## nginx in front of 1 and 2 replicas: messages/s and CPU per message (docs/deployment.md)
@@ -144,7 +144,7 @@ analytics-benchmark: $(BIN)/.installed ## The console's analytics queries on 100
 turn-budget: $(MODEL) ## Where one turn's time goes, step by step, next to the parse
 	$(BIN)/python -m tools.turn_budget
 
-memory-benchmark: $(MODEL) ## Memory of make run under load, per process; the action server's start-up
+memory-benchmark: $(MODEL) $(HTMX) ## Memory of make run under load, per process; the action server's start-up
 	$(BIN)/python -m tools.memory_benchmark
 
 export-content: $(BIN)/.installed ## Write the approved content versions from the database into content/ (for git)

@@ -203,12 +203,14 @@ def console_command(port: int, endpoints: str) -> List[str]:
 def follow_content(endpoints: str) -> List[str]:
     """The action server's options to follow approved content (stores/content_follower.py).
 
-    In the production profile action servers may run on several machines, so each
-    follows the versions the console records in the shared database. With the
-    default endpoints the console and the one action server share `content/`,
-    which the store's hot reload already watches.
+    With a database server (the production profile) action servers may run on
+    several machines, so each follows the versions the console records there. With
+    SQLite everything runs on this machine: the console and the one action server
+    share the content folder, which the store's hot reload already watches.
     """
-    return [] if endpoints == "endpoints.yml" else ["--endpoints", endpoints]
+    path = Path(endpoints) if Path(endpoints).is_absolute() else ROOT / endpoints
+    store = (yaml.safe_load(path.read_text()) or {}).get("tracker_store") or {}
+    return [] if store.get("dialect", "sqlite") == "sqlite" else ["--endpoints", endpoints]
 
 
 def start(processes: List[subprocess.Popen[bytes]], command: List[str],

@@ -154,13 +154,20 @@ def run(tmp_path: Path) -> Iterator[Run]:
         while "The assistant is running" not in log.read_text():
             assert time.monotonic() < deadline and process.poll() is None, log.read_text()
             time.sleep(0.2)
-        below = tree(process.pid)
+        # Both Rasa workers, once each has forked (the first may answer before the second
+        # shows in /proc): bounded wait.
+        deadline = time.monotonic() + 30
+        while True:
+            below = tree(process.pid)
+            # The `rasa run` process run.py started; its forked workers share its command line.
+            rasa = [pid for pid, parent in below.items() if parent == process.pid
+                    and re.search(rf"(^|[ /])rasa run .*--port {port}\b", cmdline(pid))]
+            assert len(rasa) == 1, {pid: cmdline(pid) for pid in below}
+            workers = [pid for pid, parent in below.items() if parent == rasa[0]]
+            if len(workers) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         seen = [i for i in map(identity, below) if i]
-        # The `rasa run` process run.py started; its forked workers share its command line.
-        rasa = [pid for pid, parent in below.items() if parent == process.pid
-                and re.search(rf"(^|[ /])rasa run .*--port {port}\b", cmdline(pid))]
-        assert len(rasa) == 1, {pid: cmdline(pid) for pid in below}
-        workers = [pid for pid, parent in below.items() if parent == rasa[0]]
         assert len(workers) >= 2, f"Rasa has no 2 worker processes: {below}"
         assert not any(bindable(p) for p in (port, actions_port, web_port))
         assert all(listening(p) for p in (port, actions_port, web_port))

@@ -103,3 +103,12 @@ def test_a_missing_or_broken_endpoints_file_is_refused_before_anything_starts(
         source.write_text(text)
     error = refuse(["--endpoints", str(source), "--web-port", "0"], capsys, monkeypatch)
     assert "endpoints file" in error
+
+
+def test_the_action_server_follows_content_versions_only_on_a_database_server(
+        tmp_path: Path) -> None:
+    assert run.follow_content("endpoints.yml") == []
+    assert run.follow_content("endpoints.prod.yml") == ["--endpoints", "endpoints.prod.yml"]
+    sqlite = tmp_path / "endpoints.yml"
+    sqlite.write_text("tracker_store:\n  type: x\n  dialect: sqlite\n  db: t.db\n")
+    assert run.follow_content(str(sqlite)) == []

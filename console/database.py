@@ -10,13 +10,9 @@ and Rasa write to the same file side by side).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-
-#: Tracker store types that keep no SQL database.
-NOT_SQL = {"", "in_memory", "redis", "mongod", "mongo", "dynamo"}
 
 
 class DatabaseError(ValueError):
@@ -30,9 +26,10 @@ def database_url(endpoints: Path) -> sa.engine.URL:
         DatabaseError: The file cannot be read, has an unset `${VAR}`, or its
             tracker store keeps no SQL database.
     """
-    from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.exceptions import RasaException
     from rasa.utils.endpoints import read_endpoint_config
+
+    from stores.retention import database_url as database_url_of
 
     if not endpoints.is_file():
         raise DatabaseError(f"{endpoints} does not exist")
@@ -40,15 +37,12 @@ def database_url(endpoints: Path) -> sa.engine.URL:
         config = read_endpoint_config(str(endpoints), "tracker_store")
     except RasaException as error:  # e.g. a ${VAR} that is not set
         raise DatabaseError(f"cannot read {endpoints}: {error}") from None
-    if config is None or str(config.type or "").lower() in NOT_SQL - {""}:
+    if config is None:
         raise DatabaseError(f"{endpoints} has no SQL tracker store")
-    settings: Dict[str, Any] = dict(config.kwargs)
-    port = str(settings.get("port") or "")
-    url = SQLTrackerStore.get_db_url(
-        dialect=settings.get("dialect", "sqlite"), host=config.url,
-        port=int(port) if port else None, db=settings.get("db", "rasa.db"),
-        username=settings.get("username"), password=settings.get("password"),
-        login_db=None, query=settings.get("query"))
+    try:
+        url = database_url_of(config)  # the one reading, shared with `make purge`
+    except ValueError as error:
+        raise DatabaseError(f"{endpoints}: {error}") from None
     return sa.engine.make_url(url)
 
 

@@ -77,15 +77,15 @@ def purge_older_than(engine: sa.engine.Engine, cutoff: float, dry_run: bool = Fa
         return PurgeResult(int(conversations), int(result.rowcount or 0))
 
 
-def engine_for(config: EndpointConfig) -> sa.engine.Engine:
-    """An engine for the SQL tracker store an endpoints file's `tracker_store` names.
+def database_url(config: EndpointConfig) -> str:
+    """The database URL of the SQL tracker store an endpoints file's `tracker_store` names.
 
     Accepts `type: SQL` and any subclass of `SQLTrackerStore` given by module path,
     with the same keys (`url`, `dialect`, `db`, `port`, `username`, `password`,
     `login_db`, `query`).
 
     Raises:
-        ValueError: The tracker store is not an SQL one, or its SQLite file is missing.
+        ValueError: The tracker store is not an SQL one.
     """
     store_type = str(config.type or "")
     if store_type.lower() in NOT_SQL:
@@ -99,11 +99,20 @@ def engine_for(config: EndpointConfig) -> sa.engine.Engine:
             raise ValueError(f"'{store_type}' is not an SQL tracker store")
     settings: Dict[str, Any] = dict(config.kwargs)
     port = str(settings.get("port") or "")
-    url = SQLTrackerStore.get_db_url(
+    return str(SQLTrackerStore.get_db_url(
         dialect=settings.get("dialect", "sqlite"), host=config.url,
         port=int(port) if port else None, db=settings.get("db", "rasa.db"),
         username=settings.get("username"), password=settings.get("password"),
-        login_db=None, query=settings.get("query"))
+        login_db=None, query=settings.get("query")))
+
+
+def engine_for(config: EndpointConfig) -> sa.engine.Engine:
+    """An engine for the SQL tracker store an endpoints file's `tracker_store` names.
+
+    Raises:
+        ValueError: As `database_url`, or its SQLite file is missing.
+    """
+    url = database_url(config)
     kwargs = create_engine_kwargs(url)
     backend = sa.engine.make_url(url)
     if backend.get_backend_name() == "sqlite" and not Path(backend.database or "").is_file():

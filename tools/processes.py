@@ -51,6 +51,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def distinct_ports(count: int) -> List[int]:
+    """`count` different free ports."""
+    ports: List[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
     """Polls `url` until it answers 200, the process dies, or time runs out."""
     deadline = time.monotonic() + timeout

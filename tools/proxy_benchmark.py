@@ -52,7 +52,12 @@ from tools.load.output import machine
 from tools.load.servers import MODEL, ROOT, load_env, rasa_command
 from tools.load.services import local_services
 from tools.load.traffic import System, concurrent_load, load_stories, warm_up
-from tools.processes import Server, ServerGroup, action_server_command, free_port
+from tools.processes import (
+    Server,
+    ServerGroup,
+    action_server_command,
+    distinct_ports,
+)
 from tools.proxy import ProxySettings, proxy_server
 from tools.proxy_cpu import listening_pid, snapshot, spent
 from tools.stats import summary
@@ -64,16 +69,6 @@ ARMS = ("nginx, 1 replica", "nginx, 2 replicas", "direct, 2 replicas")
 #: CPU groups: the replica machine's share, and the shared services'.
 REPLICA_SIDE = ("rasa", "actions")
 SHARED_SIDE = ("postgres", "redis")
-
-
-def distinct_ports(count: int) -> List[int]:
-    """`count` different free ports."""
-    ports: List[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 def cpu_groups(group: ServerGroup, env: Dict[str, str]) -> Dict[str, List[int]]:

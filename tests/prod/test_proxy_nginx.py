@@ -41,7 +41,14 @@ from tests.servers import BIN, MODEL, ROOT
 from tools.load.deadline import Deadline
 from tools.load.lost import read_events, verify
 from tools.load.traffic import Exchange, System, conversation_script, load_stories, send
-from tools.processes import Server, ServerGroup, action_server_command, free_port, serving
+from tools.processes import (
+    Server,
+    ServerGroup,
+    action_server_command,
+    distinct_ports,
+    free_port,
+    serving,
+)
 from tools.proxy import ProxySettings, check_config, prepare, proxy_server, render_config
 
 CONVERSATIONS = 6
@@ -70,16 +77,6 @@ class ProxiedCluster:
     def access_log(self) -> Path:
         """nginx's access log (one line per request, with the replicas tried)."""
         return self.nginx.logs / "access.log"
-
-
-def distinct_ports(count: int) -> List[int]:
-    """`count` different free ports."""
-    ports: List[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 @pytest.fixture(scope="module")

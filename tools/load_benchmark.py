@@ -85,6 +85,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--before", action="store_true",
                         help="also run our model as configured before the latency work "
                              "(stock SQL tracker store and REST channel)")
+    parser.add_argument("--also-workers", type=int, action="append", default=[],
+                        metavar="N", help="also run ours with N Rasa workers, side by side "
+                        "(repeatable; default profile)")
     parser.add_argument("--no-stock", action="store_true", help="skip the stock assistant")
     parser.add_argument("--endpoints", default=str(ROOT / "endpoints.yml"),
                         help="our default-profile endpoints file (default endpoints.yml)")

@@ -2,6 +2,7 @@
 
 Usage:
     .venv/bin/python -m tools.turn_budget [--conversations 80] [--calls 300] [--gap-ms 10]
+    .venv/bin/python -m tools.turn_budget --long-turns 150   # and where a long one's time grows
 
 The one-user target of docs/performance.md compares a full turn with `/model/parse`.
 This script shows what the difference is made of. It loads the trained model in
@@ -18,6 +19,11 @@ channel, and starts the project's action server on a free loopback port. Then:
    action server is sent again, by aiohttp (as Rasa sends it) and by a plain
    keep-alive socket, back to back and after an idle gap like the one between two
    turns of one user.
+
+3. **One long conversation** (with `--long-turns N`): N turns by one user, the
+   stories' turns in a row, with the same step timers; the medians of the first
+   and the last 50 turns side by side show which steps grow with the stored
+   conversation.
 
 Prints medians. Nothing leaves the machine.
 """
@@ -164,6 +170,42 @@ async def run_turns(agent: Any, timers: Timers, conversations: int
     return turns, parses, steps
 
 
+async def run_long_conversation(agent: Any, timers: Timers, turns: int
+                                ) -> List[Dict[str, float]]:
+    """Times each turn of one conversation of `turns` turns, with its steps."""
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    texts = [text for story in load_stories() for text in story]
+    sender = f"budget-long-{uuid.uuid4().hex[:10]}"
+    steps: List[Dict[str, float]] = []
+    for number in range(turns):
+        timers.turn = {}
+        started = time.perf_counter()
+        await agent.handle_message(UserMessage(texts[number % len(texts)],
+                                               CollectingOutputChannel(), sender))
+        elapsed = (time.perf_counter() - started) * 1000
+        turn, timers.turn = timers.turn, None
+        steps.append({**turn, "turn": elapsed})
+    return steps
+
+
+def report_long(steps: List[Dict[str, float]], window: int = 50) -> None:
+    """Prints the step medians of the first and the last `window` turns side by side."""
+    first, last = steps[:window], steps[-window:]
+    print(f"\nOne conversation of {len(steps)} turns: medians of its first and last "
+          f"{len(first)} turns (ms)")
+    labels = ["turn"] + [label for label, *_ in STEPS]
+    for label in labels:
+        early = statistics.median(row.get(label, 0.0) for row in first)
+        late = statistics.median(row.get(label, 0.0) for row in last)
+        print(f"    {label:<46} {early:7.2f} {late:7.2f}  (+{late - early:.2f})")
+    other = [[row["turn"] - sum(row.get(label, 0.0) for label in labels[1:]) for row in part]
+             for part in (first, last)]
+    early, late = statistics.median(other[0]), statistics.median(other[1])
+    print(f"    {'everything else (lock, bookkeeping)':<46} {early:7.2f} {late:7.2f}  "
+          f"(+{late - early:.2f})")
+
+
 async def raw_post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes
                    ) -> bytes:
     """One POST /webhook on a kept-alive socket: the request in one write, the answer read."""
@@ -257,6 +299,10 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
         trips = await action_round_trips(url, port, timers.last_action_call, args.calls,
                                          args.gap_ms)
         report(turns, parses, steps, trips)
+        if args.long_turns:
+            with install_timers(timers):
+                long_steps = await run_long_conversation(agent, timers, args.long_turns)
+            report_long(long_steps)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -268,9 +314,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="action calls per client and gap (default 300)")
     parser.add_argument("--gap-ms", type=float, default=10.0,
                         help="idle time before each call of the second set (default 10)")
+    parser.add_argument("--long-turns", type=int, default=0,
+                        help="also one conversation of this many turns (default: none)")
     args = parser.parse_args(argv)
     for name, low, high in (("conversations", 1, 10_000), ("calls", 1, 10_000),
-                            ("gap_ms", 0, 1_000)):
+                            ("gap_ms", 0, 1_000), ("long_turns", 0, 10_000)):
         if not low <= getattr(args, name) <= high:
             parser.error(f"--{name.replace('_', '-')} must be between {low} and {high}")
     if not MODEL.exists():

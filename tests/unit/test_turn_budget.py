@@ -136,3 +136,18 @@ def test_out_of_range_options_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as refused:
         main(argv)
     assert refused.value.code == 2
+
+
+def test_the_long_conversation_report_shows_which_step_grows(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tools.turn_budget import NLU, report_long
+
+    read = "read the conversation (and start a session)"
+    steps = [{"turn": 10.0 + number / 10, NLU: 5.0, read: 1.0 + number / 10}
+             for number in range(150)]
+    report_long(steps)
+    lines = {line.split("  ")[2].strip(): line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("    ")}
+    assert lines[read].split()[-3:] == ["3.45", "13.45", "(+10.00)"]  # medians of turns 0-49, 100-149
+    assert lines[NLU].split()[-1] == "(+0.00)"
+    assert lines["everything else (lock, bookkeeping)"].split()[-1] == "(+0.00)"

@@ -56,9 +56,11 @@ def print_default(report: Dict[str, Any]) -> None:
               f"{_fmt(row['p50_ms'], 0)} ms, p95 {_fmt(row['p95_ms'], 0)} ms, p99 "
               f"{_fmt(row['p99_ms'], 0)} ms, failed {row['failed']} "
               f"(rounds: {', '.join(_fmt(r['messages_per_second']) for r in row['per_round'])})")
-    if "stock" in load and "ours" in load and load["stock"]["messages_per_second"]:
-        print(f"  ours / stock messages per second: "
-              f"{load['ours']['messages_per_second'] / load['stock']['messages_per_second']:.2f}")
+    stock = load.get("stock", {}).get("messages_per_second")
+    for name in names:
+        if name.startswith("ours") and name in load and stock:
+            print(f"  {name} / stock messages per second: "
+                  f"{load[name]['messages_per_second'] / stock:.2f}")
 
 
 def print_prod(report: Dict[str, Any]) -> None:

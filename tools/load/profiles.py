@@ -70,6 +70,12 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
         launch("ours", args.model, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@", db,
                                                       args.tracker_store),
                ours_credentials, "actions", {"SANIC_WORKERS": workers(os.environ, 1)}, db)
+        for count in getattr(args, "also_workers", None) or []:  # side by side, own store
+            variant_db = tmp / f"ours-w{count}.db"
+            launch(f"ours-w{count}", args.model, ROOT,
+                   project_endpoints(Path(args.endpoints), "@ACTION_URL@", variant_db,
+                                     args.tracker_store),
+                   ours_credentials, "actions", {"SANIC_WORKERS": str(count)}, variant_db)
         if args.before:
             launch_stock_settings("ours-before", args.model, ROOT, "actions", {})
         if not args.no_stock:

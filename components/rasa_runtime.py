@@ -1,8 +1,9 @@
 """A pipeline component that installs the project's changes to Rasa when a model loads.
 
 Rasa has no extension point for a few of the changes this project needs (the
-"having trouble" answer when the action server fails, and the cheaper action
-calls, graph runs and event lookups): `runtime.rasa_patches` makes them, and
+"having trouble" answer when the action server fails, the cheaper action calls,
+and DIET's lean load and direct prediction call): `runtime.rasa_patches` makes them
+(its `PATCHES` lists them), and
 this component is its one caller. Rasa creates or loads every pipeline
 component whenever a model is loaded, so `rasa run`, `rasa shell`, `rasa test`,
 `Agent.load` and `make run` all run with the same changes, whichever channels

@@ -116,16 +116,20 @@ def test_missing_markers_make_empty_phases() -> None:
     assert epochs(run) == 0
 
 
-def test_today_config_restores_only_the_classifier() -> None:
+def test_today_config_restores_the_classifier_and_the_featurizers() -> None:
     current = (Path(fast_training.ROOT) / "config.yml").read_text()
     today = today_config(current)
     diet = [step for step in today["pipeline"] if step["name"] == "DIETClassifier"]
     assert diet == [{"name": "DIETClassifier", "epochs": 100,
                      "number_of_transformer_layers": 0, "entity_recognition": False,
                      "constrain_similarities": True, "random_seed": 2024}]
+    featurizers = [step for step in today["pipeline"]
+                   if step["name"] == "CountVectorsFeaturizer"]
+    assert len(featurizers) == 2 and all("min_df" not in step for step in featurizers)
     others = [step for step in yaml.safe_load(current)["pipeline"]
-              if step["name"] != "DIETClassifier"]
-    assert [s for s in today["pipeline"] if s["name"] != "DIETClassifier"] == others
+              if step["name"] not in ("DIETClassifier", "CountVectorsFeaturizer")]
+    assert [s for s in today["pipeline"]
+            if s["name"] not in ("DIETClassifier", "CountVectorsFeaturizer")] == others
 
 
 def test_new_examples_go_to_a_copy_of_the_data(tmp_path: Path) -> None:

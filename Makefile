@@ -127,7 +127,7 @@ fault-tests: $(MODEL) $(HTMX) ## PostgreSQL restart, action server and replica k
 
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
 	bash scripts/services.sh install
-	$(BIN)/python -m tools.load_benchmark --profile both
+	$(BIN)/python -m tools.load_benchmark --profile both --also-workers 1
 
 startup-benchmark: $(MODEL) $(HTMX) ## make run's start-up until the first answer, and its memory (docs/performance.md)
 	$(BIN)/python -m tools.startup_benchmark --runs 3 --phases 3 --model $(MODEL)

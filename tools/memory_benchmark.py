@@ -123,6 +123,8 @@ def role(pid: int, parent_roles: Mapping[int, str], ppid: int) -> str:
         return "rasa worker" if "rasa" in text and "run" in argv else "rasa helper"
     if any(part.endswith("/rasa") for part in argv) and "run" in argv:
         return "rasa run (main)"
+    if "-m" in argv and "console" in argv:
+        return "content console"
     return "other"
 
 
@@ -331,7 +333,7 @@ def print_run(result: RunResult, conversations: int, messages: int) -> Tuple[int
     print(f"  {'process (peak over the run)':30} {'pid':>7} {'RSS MiB':>8} {'PSS MiB':>8} "
           f"{'USS MiB':>8}")
     order = ["tools/run.py", "action server", "rasa run (main)", "rasa worker", "rasa helper",
-             "web page server", "other"]
+             "web page server", "content console", "other"]
     for pid in sorted(peaks.peaks, key=lambda p: (order.index(peaks.roles[p]), p)):
         memory = peaks.peaks[pid]
         print(f"  {peaks.roles[pid]:30} {pid:>7} {mib(memory.rss):>8} {mib(memory.pss):>8} "

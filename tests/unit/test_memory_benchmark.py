@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tools.memory_benchmark import Memory, Peaks, endpoints_in, read_memory, role
 
 
@@ -31,3 +33,11 @@ def test_endpoints_keep_the_stores_in_the_run_folder(tmp_path: Path) -> None:
     text = endpoints_in(tmp_path, 5999).read_text()
     assert "http://127.0.0.1:5999/webhook" in text
     assert str(tmp_path / "tracker.db") in text and str(tmp_path / "locks.db") in text
+
+
+def test_the_console_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.memory_benchmark as benchmark
+
+    monkeypatch.setattr(benchmark, "command_line",
+                        lambda pid: ["/x/.venv/bin/python", "-m", "console", "--port", "8081"])
+    assert role(123, {}, 1) == "content console"

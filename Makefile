@@ -125,9 +125,9 @@ fault-tests: $(MODEL) $(HTMX) ## PostgreSQL restart, action server and replica k
 	bash scripts/services.sh install
 	$(BIN)/python -m pytest tests/faults -m services
 
-load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours vs stock, 1 and 2 workers
+load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours (1 and 2 workers) vs stock, 1 and 2 replicas
 	bash scripts/services.sh install
-	$(BIN)/python -m tools.load_benchmark --profile both --also-workers 1
+	$(BIN)/python -m tools.load_benchmark --profile both --also-workers 2
 
 startup-benchmark: $(MODEL) $(HTMX) ## make run's start-up until the first answer, and its memory (docs/performance.md)
 	$(BIN)/python -m tools.startup_benchmark --runs 3 --phases 3 --model $(MODEL)

@@ -6,7 +6,7 @@ Usage:
     python -m tools.load_benchmark --profile both --output results/load.json
 
 **Default profile** (endpoints.yml: SQLite tracker store and SQLite lock store,
-Rasa with the workers `make run` gives it, `SANIC_WORKERS` (2), one action server).
+Rasa with the workers `make run` gives it, `SANIC_WORKERS` (1), one action server).
 Our assistant and Rasa's stock `rasa init` assistant (its own
 data, domain, config and action server; its stock SQL tracker store on SQLite)
 run side by side and are measured in the same run, interleaved so both see the

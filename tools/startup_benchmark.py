@@ -2,7 +2,7 @@
 
 Usage:
     python -m tools.startup_benchmark [--runs 3] [--model models/night-cramps.tar.gz]
-                                      [--workers 2] [--load 20x10] [--phases 3]
+                                      [--workers 1] [--load 20x10] [--phases 3]
                                       [--variant NAME:KEY=VALUE;...] [--output FILE]
 
 Each run starts what `make run` starts, through tools/run.py itself (the action
@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from tools.processes import BIN, ROOT, Server, descendants, free_port
+from tools.run import DEFAULT_WORKERS
 
 MODEL = ROOT / "models" / "night-cramps.tar.gz"
 #: Seconds a run may take to answer its first message.
@@ -440,7 +441,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="Rasa's SANIC_WORKERS")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help="Rasa's SANIC_WORKERS (default: make run's)")
     parser.add_argument("--load", default="20x10",
                         help="CONVERSATIONSxMESSAGES sent after start-up while memory is "
                              "sampled (0: none)")

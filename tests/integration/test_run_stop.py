@@ -1,7 +1,8 @@
 """`make run` stops everything it started on Ctrl-C, SIGTERM or a server's death, stuck workers too.
 
-tools/run.py starts the action server, Rasa with two Sanic workers (children
-of the `rasa run` process) and the demo page, on free ports. One Rasa worker is
+tools/run.py starts the action server, Rasa with two Sanic workers
+(`SANIC_WORKERS=2`; children of the `rasa run` process) and the demo page, on
+free ports. One Rasa worker is
 frozen with SIGSTOP: it cannot react to SIGTERM, as a worker stuck in a long
 computation could not. After the signal, every process of the tree must be
 gone within 15 s (the bound the project sets for stopping) and every port free.
@@ -120,7 +121,7 @@ class Run:
 
 @pytest.fixture
 def run(tmp_path: Path) -> Iterator[Run]:
-    """tools/run.py as `make run` starts it (2 Rasa workers), on free ports and SQLite files."""
+    """tools/run.py as `SANIC_WORKERS=2 make run` starts it, on free ports and SQLite files."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` first")
     port, actions_port, web_port = free_port(), free_port(), free_port()

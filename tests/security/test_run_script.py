@@ -72,7 +72,9 @@ class MadeRun:
                      if not k.startswith(CHANNEL_VARIABLES)
                      and k not in ("RASA_API_TOKEN", "ACTION_SERVER_HOST", "SANIC_REQUEST_MAX_SIZE",
                                    "SANIC_WORKERS")}
-        return {**inherited, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        # Two workers (`SANIC_WORKERS=2 make run`): where the shared lock store matters.
+        return {**inherited, "CONTENT_DIR": str(content), "TF_CPP_MIN_LOG_LEVEL": "3",
+                "SANIC_WORKERS": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +138,13 @@ def test_make_run_refuses_oversized_requests(made_run: MadeRun) -> None:
 def test_make_run_serialises_a_conversation_across_its_workers(made_run: MadeRun) -> None:
     """Messages of one conversation sent at once: each is answered before the next is read.
 
-    `make run` starts two Rasa workers sharing the SQLite lock store; without a
-    shared lock, two workers would handle the same conversation at once and
-    interleave or lose events.
+    With `SANIC_WORKERS=2`, `make run` starts two Rasa workers sharing the SQLite
+    lock store; without a shared lock, two workers would handle the same
+    conversation at once and interleave or lose events.
     """
     rasa = subprocess.run(["pgrep", "-f", "--", f"rasa run .*--port {made_run.port}( |$)"],
                           capture_output=True, text=True, check=False).stdout.split()
-    assert len(rasa) == 3, rasa  # Sanic's main process and run.py's default of 2 workers
+    assert len(rasa) == 3, rasa  # Sanic's main process and its 2 workers
     url = f"{made_run.base}/webhooks/rest/webhook"
     texts = [f"what causes night leg cramps {n}" for n in range(8)]
     with ThreadPoolExecutor(max_workers=len(texts)) as pool:

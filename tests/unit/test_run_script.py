@@ -37,8 +37,8 @@ def test_at_least_one_replica(capsys: pytest.CaptureFixture[str],
     assert "at least 1" in error
 
 
-def test_one_server_gets_two_workers_and_replicas_one_each() -> None:
-    assert run.workers({}, 1) == "2"
+def test_one_worker_per_server_unless_sanic_workers_says_otherwise() -> None:
+    assert run.workers({}, 1) == "1"
     assert run.workers({}, 3) == "1"
     assert run.workers({"SANIC_WORKERS": "4"}, 1) == "4"
 

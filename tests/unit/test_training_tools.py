@@ -11,6 +11,7 @@ import yaml
 from tools import fast_training
 from tools.training_benchmark import (
     NEW_EXAMPLES,
+    TODAY_NAMES,
     candidate_config,
     data_with_new_examples,
     parse_setting,
@@ -126,10 +127,11 @@ def test_today_config_restores_the_classifier_and_the_featurizers() -> None:
     featurizers = [step for step in today["pipeline"]
                    if step["name"] == "CountVectorsFeaturizer"]
     assert len(featurizers) == 2 and all("min_df" not in step for step in featurizers)
+    replaced = ("DIETClassifier", "CountVectorsFeaturizer", *TODAY_NAMES)
     others = [step for step in yaml.safe_load(current)["pipeline"]
-              if step["name"] not in ("DIETClassifier", "CountVectorsFeaturizer")]
-    assert [s for s in today["pipeline"]
-            if s["name"] not in ("DIETClassifier", "CountVectorsFeaturizer")] == others
+              if step["name"] not in replaced]
+    assert [s for s in today["pipeline"] if s["name"] not in replaced] == others
+    assert not any(s["name"] in TODAY_NAMES for s in today["pipeline"])
 
 
 def test_new_examples_go_to_a_copy_of_the_data(tmp_path: Path) -> None:

@@ -389,8 +389,8 @@ def _median(values: List[float]) -> float:
 
 def print_runs(runs: List[StartupRun], workers: int, name: str) -> None:
     """The runs' medians (and each run's figure) in seconds from launch, and memory."""
-    print(f"\n[{name}] `make run` start-up, {len(runs)} runs, Rasa with {workers} worker(s) "
-          "unless the variant says otherwise; seconds from launching tools/run.py "
+    print(f"\n[{name}] `make run` start-up, {len(runs)} runs, Rasa with {workers} worker(s); "
+          "seconds from launching tools/run.py "
           "(median; each run):")
     for name, label in (("actions_up", "action server /health"), ("rasa_up", "Rasa /"),
                         ("web_up", "demo page /"), ("first_answer", "first answer (REST)"),
@@ -488,7 +488,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"\nMachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for variant in variants:
         if variant.runs:
-            print_runs(variant.runs, args.workers, variant.name)
+            print_runs(variant.runs, int(variant.env.get("SANIC_WORKERS", args.workers)),
+                       variant.name)
     if phases:
         print_phases(phases)
     args.output.parent.mkdir(parents=True, exist_ok=True)

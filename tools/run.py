@@ -49,10 +49,11 @@ from tools.processes import (
 )
 
 API_TOKEN_ENV = "RASA_API_TOKEN"
-#: Rasa worker processes per server. One: on 2 cores a second worker gave 1.13 x
-#: the messages/s (110.6 against 98.1, side by side, docs/performance.md) for
-#: 790 MiB more RSS (1,746 against 957 MiB for all of `make run`), past the
-#: 1.5 GB the project allows. `SANIC_WORKERS=2 make run` trades them back.
+#: Rasa worker processes per server. One: on 2 cores a second worker gave 1.13 to
+#: 1.39 x the messages/s in four side-by-side load runs (docs/performance.md,
+#: "Issue 15: the final run") for 780 MiB more RSS (1,725 against 945 MiB for all
+#: of `make run`), past the 1.5 GB the project allows. `SANIC_WORKERS=2 make run`
+#: trades them back.
 DEFAULT_WORKERS = 1
 
 

@@ -22,9 +22,9 @@ In one run, side by side (each figure printed as soon as it is measured):
    the evaluation `make evaluate` gates on: a running assistant, REST channel,
    topic slot);
 4. trains today's configuration (config.yml with the DIET settings of
-   2026-12-01, `TODAY_DIET`: 100 epochs, and Rasa's own featurizers without
-   the settings added since, `TODAY_NAMES` and `TODAY_WITHOUT`) the same way, scores it, and prints
-   every figure side by side with the targets.
+   2026-12-01, `TODAY_DIET`: 100 epochs, and Rasa's own featurizers,
+   `TODAY_NAMES`) the same way, scores it, and prints every figure side by side
+   with the targets.
 
 Models and logs go to build/training_benchmark/ (never to models/).
 """
@@ -58,8 +58,6 @@ TODAY_DIET: Dict[str, Any] = {
     "name": "DIETClassifier", "epochs": 100, "number_of_transformer_layers": 0,
     "entity_recognition": False, "constrain_similarities": True, "random_seed": 2024,
 }
-#: Settings added since 2026-12-01, by component: today's configuration goes without them.
-TODAY_WITHOUT: Dict[str, Tuple[str, ...]] = {"CountVectorsFeaturizer": ("min_df",)}
 #: Components that replaced Rasa's since 2026-12-01: today's configuration has Rasa's.
 TODAY_NAMES: Dict[str, str] = {
     "components.sentence_count_vectors.SentenceCountVectorsFeaturizer": "CountVectorsFeaturizer",
@@ -82,13 +80,10 @@ MAX_DROP_POINTS = 1.0
 def today_config(config_text: str) -> Dict[str, Any]:
     """config.yml's configuration with its DIETClassifier and featurizers as on 2026-12-01."""
     config: Dict[str, Any] = yaml.safe_load(config_text)
-    steps = [{**step, "name": TODAY_NAMES.get(step.get("name", ""), step.get("name"))}
-             for step in config["pipeline"]]
     config["pipeline"] = [
         dict(TODAY_DIET) if step.get("name") == "DIETClassifier"
-        else {key: value for key, value in step.items()
-              if key not in TODAY_WITHOUT.get(step.get("name", ""), ())}
-        for step in steps]
+        else {**step, "name": TODAY_NAMES.get(step.get("name", ""), step.get("name"))}
+        for step in config["pipeline"]]
     return config
 
 

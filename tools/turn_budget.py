@@ -143,11 +143,21 @@ def install_timers(timers: Timers) -> Iterator[None]:
         yield
 
 
+async def timed_turn(agent: Any, timers: Timers, text: str, sender: str) -> Dict[str, float]:
+    """One turn through `Agent.handle_message`: its steps' times and the whole, in ms."""
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    timers.turn = {}
+    started = time.perf_counter()
+    await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
+    elapsed = (time.perf_counter() - started) * 1000
+    turn, timers.turn = timers.turn, None
+    return {**turn, "turn": elapsed}
+
+
 async def run_turns(agent: Any, timers: Timers, conversations: int
                     ) -> Tuple[List[float], List[float], List[Dict[str, float]]]:
     """Times each turn (with its steps) and each parse of the same text."""
-    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-
     stories = load_stories()
     turns: List[float] = []
     parses: List[float] = []
@@ -155,38 +165,24 @@ async def run_turns(agent: Any, timers: Timers, conversations: int
     for number in range(conversations + 3):  # the first 3 warm up
         sender = f"budget-{uuid.uuid4().hex[:10]}"
         for text in stories[number % len(stories)]:
-            timers.turn = {}
-            started = time.perf_counter()
-            await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
-            elapsed = (time.perf_counter() - started) * 1000
-            turn, timers.turn = timers.turn, None
+            turn = await timed_turn(agent, timers, text, sender)
             started = time.perf_counter()
             await agent.parse_message(text)
             parsed = (time.perf_counter() - started) * 1000
             if number >= 3:
-                turns.append(elapsed)
+                turns.append(turn["turn"])
                 parses.append(parsed)
-                steps.append({**turn, "turn": elapsed})
+                steps.append(turn)
     return turns, parses, steps
 
 
 async def run_long_conversation(agent: Any, timers: Timers, turns: int
                                 ) -> List[Dict[str, float]]:
     """Times each turn of one conversation of `turns` turns, with its steps."""
-    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-
     texts = [text for story in load_stories() for text in story]
     sender = f"budget-long-{uuid.uuid4().hex[:10]}"
-    steps: List[Dict[str, float]] = []
-    for number in range(turns):
-        timers.turn = {}
-        started = time.perf_counter()
-        await agent.handle_message(UserMessage(texts[number % len(texts)],
-                                               CollectingOutputChannel(), sender))
-        elapsed = (time.perf_counter() - started) * 1000
-        turn, timers.turn = timers.turn, None
-        steps.append({**turn, "turn": elapsed})
-    return steps
+    return [await timed_turn(agent, timers, texts[number % len(texts)], sender)
+            for number in range(turns)]
 
 
 def report_long(steps: List[Dict[str, float]], window: int = 50) -> None:

@@ -66,16 +66,13 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
     try:
         ours_credentials = tmp / "ours-credentials.yml"
         write_active_credentials(Path(args.credentials), ours_credentials, {})  # REST only
-        db = tmp / "ours.db"
-        launch("ours", args.model, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@", db,
-                                                      args.tracker_store),
-               ours_credentials, "actions", {"SANIC_WORKERS": workers(os.environ, 1)}, db)
-        for count in getattr(args, "also_workers", None) or []:  # side by side, own store
-            variant_db = tmp / f"ours-w{count}.db"
-            launch(f"ours-w{count}", args.model, ROOT,
-                   project_endpoints(Path(args.endpoints), "@ACTION_URL@", variant_db,
-                                     args.tracker_store),
-                   ours_credentials, "actions", {"SANIC_WORKERS": str(count)}, variant_db)
+        # Ours as `make run` starts it, then each --also-workers variant, each with its own store.
+        for name, count in [("ours", workers(os.environ, 1)),
+                            *((f"ours-w{n}", str(n)) for n in args.also_workers)]:
+            db = tmp / f"{name}.db"
+            launch(name, args.model, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@",
+                                                             db, args.tracker_store),
+                   ours_credentials, "actions", {"SANIC_WORKERS": count}, db)
         if args.before:
             launch_stock_settings("ours-before", args.model, ROOT, "actions", {})
         if not args.no_stock:

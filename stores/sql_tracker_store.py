@@ -87,6 +87,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
+from stores.sqlite_file import enable_wal
+
 logger = logging.getLogger(__name__)
 
 #: Seconds a read or save keeps retrying while the database is unreachable, unless the
@@ -99,6 +101,8 @@ MAX_BACKOFF_SECONDS = 2.0
 #: Connections kept open to an SQLite file (one process serves one message at a time
 #: on its event loop; the API can read while a message is processed).
 SQLITE_POOL_SIZE = 2
+#: How long an SQLite statement waits for another process's write lock.
+SQLITE_BUSY_TIMEOUT_MS = 10000
 
 T = TypeVar("T")
 
@@ -161,11 +165,11 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    enable_wal(dbapi_connection, SQLITE_BUSY_TIMEOUT_MS / 1000)
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 

@@ -11,12 +11,39 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 #: Seconds a transaction waits for another process's before failing.
 BUSY_TIMEOUT_SECONDS = 30.0
+#: Pause between two attempts to switch a file to WAL mode.
+_WAL_RETRY_SECONDS = 0.01
+
+
+def enable_wal(connection: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+    """Puts the connection's file in WAL mode, waiting up to `timeout` s for other writers.
+
+    Leaving rollback mode takes the file's exclusive lock. While another connection
+    holds a write lock, SQLite refuses at once ("database is locked") instead of
+    calling the busy handler: two Rasa workers opening a new file together hit
+    this. Once the file is in WAL mode (a setting kept in the file), the pragma
+    needs no lock.
+
+    Raises:
+        sqlite3.OperationalError: Still locked after `timeout` seconds, or any
+            other error.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
 
 
 class SQLiteFile:
@@ -35,7 +62,7 @@ class SQLiteFile:
         if connection is None or getattr(self._local, "pid", None) != os.getpid():
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
                                          isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
+            enable_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection

@@ -64,6 +64,7 @@ class PrivacySQLTrackerStore(ResilientSQLTrackerStore):
             sender_id = tracker.sender_id
             deleted = await self._with_retries(
                 "deleting a conversation", lambda: delete_conversation(self.engine, sender_id))
+            self.event_cache.forget(sender_id)
             logger.info("Deleted a conversation at the user's request (%d events).", deleted)
             return
         await super().save(tracker)

@@ -23,7 +23,9 @@ same background load:
 
 With `--before`, the same model also runs as configured before the latency
 work (Rasa's stock SQL tracker store and REST channel), for a before/after
-comparison in one run.
+comparison in one run. `--also-workers N` adds ours with N workers, and
+`--also-endpoints FILE` ours with another endpoints file (for example one
+setting off), each beside the others in the same run.
 
 **Production profile** (endpoints.prod.yml: PostgreSQL, the atomic Redis lock
 store): PostgreSQL and Redis from scripts/services.sh (instances of the
@@ -88,6 +90,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--also-workers", type=int, action="append", default=[],
                         metavar="N", help="also run ours with N Rasa workers, side by side "
                         "(repeatable; default profile)")
+    parser.add_argument("--also-endpoints", action="append", default=[], metavar="FILE",
+                        help="also run ours with this endpoints file (one worker), side by "
+                        "side, as ours-<file name> (repeatable; default profile)")
     parser.add_argument("--no-stock", action="store_true", help="skip the stock assistant")
     parser.add_argument("--endpoints", default=str(ROOT / "endpoints.yml"),
                         help="our default-profile endpoints file (default endpoints.yml)")

@@ -16,7 +16,6 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     BotUttered,
@@ -34,15 +33,12 @@ from nightcramps.content_store import default_store
 from runtime import action_calls, rasa_patches
 from stores import sql_tracker_store
 from stores.sql_tracker_store import ResilientSQLTrackerStore, StorageUnavailable
+from tests.tracker_events import DOMAIN, session_start
 from tools.processes import free_port
-
-DOMAIN = Domain.from_dict({"slots": {"topic": {"type": "text", "mappings": [{"type": "custom"}]}},
-                           "intents": ["greet"]})
 
 
 def conversation(sender: str) -> List[Event]:
-    return [ActionExecuted("action_session_start", timestamp=1.0),
-            SessionStarted(timestamp=1.0), ActionExecuted("action_listen", timestamp=1.0),
+    return [*session_start(1.0),
             UserUttered("hi", {"name": "greet", "confidence": 0.9}, timestamp=2.0,
                         message_id="m1"),
             ActionExecuted("utter_greet", timestamp=2.1),

@@ -66,11 +66,15 @@ def default_profile_systems(tmp: Path, args: argparse.Namespace, deadline: Deadl
     try:
         ours_credentials = tmp / "ours-credentials.yml"
         write_active_credentials(Path(args.credentials), ours_credentials, {})  # REST only
-        # Ours as `make run` starts it, then each --also-workers variant, each with its own store.
-        for name, count in [("ours", workers(os.environ, 1)),
-                            *((f"ours-w{n}", str(n)) for n in args.also_workers)]:
+        # Ours as `make run` starts it, then each --also-workers and --also-endpoints
+        # variant, each with its own store.
+        one = workers(os.environ, 1)
+        for name, count, endpoints in [
+                ("ours", one, args.endpoints),
+                *((f"ours-w{n}", str(n), args.endpoints) for n in args.also_workers),
+                *((f"ours-{Path(e).stem}", one, e) for e in args.also_endpoints)]:
             db = tmp / f"{name}.db"
-            launch(name, args.model, ROOT, project_endpoints(Path(args.endpoints), "@ACTION_URL@",
+            launch(name, args.model, ROOT, project_endpoints(Path(endpoints), "@ACTION_URL@",
                                                              db, args.tracker_store),
                    ours_credentials, "actions", {"SANIC_WORKERS": count}, db)
         if args.before:

@@ -25,7 +25,8 @@ export PYTHONHASHSEED := 0
         conversation-tests integration-tests channel-tests browser-tests prod-tests evaluate \
         benchmark lock clean services services-stop check publish rollback content-tests inbox \
         privacy-tests security-tests fault-tests load-benchmark proxy-benchmark turn-budget purge staff-user console-tests \
-        memory-benchmark export-content train-full training-benchmark startup-benchmark
+        memory-benchmark export-content train-full training-benchmark startup-benchmark \
+        event-cache-benchmark
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -128,6 +129,9 @@ fault-tests: $(MODEL) $(HTMX) ## PostgreSQL restart, action server and replica k
 load-benchmark: $(MODEL) ## Load figures (docs/performance.md): ours (1 and 2 workers) vs stock, 1 and 2 replicas
 	bash scripts/services.sh install
 	$(BIN)/python -m tools.load_benchmark --profile both --also-workers 2
+
+event-cache-benchmark: $(BIN)/.installed ## Reading a 150-turn conversation with and without the event cache; its memory
+	$(BIN)/python -m tools.event_cache_benchmark
 
 startup-benchmark: $(MODEL) $(HTMX) ## make run's start-up until the first answer, and its memory (docs/performance.md)
 	$(BIN)/python -m tools.startup_benchmark --runs 3 --phases 3 --model $(MODEL)

@@ -30,8 +30,10 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from rasa.shared.core.events import Event
 
-#: Events kept per Rasa process by default: about 20 long conversations' worth.
-DEFAULT_MAX_EVENTS = 20_000
+#: Events kept per Rasa process by default: 11 conversations of 150 turns, or 900 of
+#: 11 events. Each takes about 2.2 kB (its row's text and the parsed event), so at
+#: most about 22 MiB (`python -m tools.event_cache_benchmark`, docs/performance.md).
+DEFAULT_MAX_EVENTS = 10_000
 
 #: A stored row: its id and its JSON text.
 Row = Tuple[int, str]

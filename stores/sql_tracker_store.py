@@ -48,7 +48,7 @@ Configure it in the endpoints file with the same keys as `type: SQL`:
       dialect: sqlite          # or postgresql, with url, port, db, username, password
       db: tracker.db
       retry_seconds: 15        # optional; or $TRACKER_STORE_RETRY_SECONDS
-      cached_events: 20000     # optional; parsed events this process reuses (0 = none)
+      cached_events: 10000     # optional; parsed events this process reuses (0 = none)
 
 Subclasses that change which events are stored override `_additional_events`
 (as in Rasa; `session` is then a SQLAlchemy Connection or Session: both have

@@ -1,0 +1,26 @@
+"""tools/event_cache_benchmark.py: it reads the same conversation both ways and prints figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools import event_cache_benchmark
+
+
+def test_a_turn_stores_what_the_assistant_stores() -> None:
+    events = event_cache_benchmark.conversation(2)
+    assert len(events) == 3 + 2 * 6
+    assert [e.type_name for e in events[3:9]] == [
+        "user", "user_featurization", "action", "bot", "slot", "action"]
+
+
+def test_it_prints_both_reads_and_the_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert event_cache_benchmark.main(["--turns", "3", "--reads", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "(21 events)" in out and "read p50 with the cache" in out and "without / with" in out
+    assert "bytes per event" in out
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(SystemExit):
+        event_cache_benchmark.main(["--turns", "0"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tools import event_cache_benchmark
 
@@ -24,3 +27,11 @@ def test_it_prints_both_reads_and_the_memory(capsys: pytest.CaptureFixture[str])
 def test_bounds_are_checked() -> None:
     with pytest.raises(SystemExit):
         event_cache_benchmark.main(["--turns", "0"])
+
+
+def test_the_no_cache_endpoints_file_differs_from_endpoints_yml_only_there() -> None:
+    root = Path(__file__).resolve().parents[2]
+    ours = yaml.safe_load((root / "endpoints.yml").read_text())
+    without = yaml.safe_load((root / "benchmarks" / "endpoints.no-event-cache.yml").read_text())
+    assert without["tracker_store"].pop("cached_events") == 0
+    assert without == ours

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -93,8 +94,6 @@ async def read_times(db: Path, events: List[Event], reads: int) -> dict[str, flo
 
 def bytes_per_event(db: Path) -> tuple[int, float]:
     """Events a default-size cache holds when full, and tracemalloc's bytes per event."""
-    import sqlite3
-
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT id, data FROM events ORDER BY id").fetchall()
     cache = EventCache()

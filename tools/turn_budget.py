@@ -45,7 +45,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
 from unittest import mock
 
 from tools.load.servers import MODEL, load_env, project_endpoints
@@ -268,12 +268,16 @@ def report(turns: List[float], parses: List[float], steps: List[Dict[str, float]
         print(f"    {key:<34} {statistics.median(values):6.2f} ms  ({len(values)} calls)")
 
 
-async def measure(args: argparse.Namespace, tmp: Path) -> None:
-    """Starts the action server, loads the agent, runs both parts and prints them."""
+@contextlib.asynccontextmanager
+async def agent_in_process(tmp: Path) -> AsyncIterator[Tuple[Any, str, int]]:
+    """The trained model loaded here with the project's endpoints (SQLite files in `tmp`).
+
+    Yields:
+        The agent, the URL of the project's action server it calls (started on a
+        free loopback port, stopped on exit), and that server's port.
+    """
     from rasa.core.agent import load_agent
     from rasa.core.utils import AvailableEndpoints
-
-    from runtime import gc_tuning
 
     port = free_port()
     url = action_server_url({}, port)
@@ -283,9 +287,16 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
         endpoints_file = tmp / "endpoints.yml"
         endpoints_file.write_text(project_endpoints(ROOT / "endpoints.yml", url,
                                                     tmp / "tracker.db", None))
-        agent = await load_agent(model_path=str(MODEL),
-                                 endpoints=AvailableEndpoints.read_endpoints(
-                                     str(endpoints_file)))
+        yield (await load_agent(model_path=str(MODEL),
+                                endpoints=AvailableEndpoints.read_endpoints(
+                                    str(endpoints_file))), url, port)
+
+
+async def measure(args: argparse.Namespace, tmp: Path) -> None:
+    """Starts the action server, loads the agent, runs both parts and prints them."""
+    from runtime import gc_tuning
+
+    async with agent_in_process(tmp) as (agent, url, port):
         gc_tuning.ModelFreezer().freeze_loaded(agent)
         timers = Timers()
         with install_timers(timers):

@@ -7,19 +7,15 @@ from pathlib import Path
 from typing import Any, List, Tuple
 
 import numpy as np
-from rasa.core.agent import Agent, load_agent
-from rasa.core.utils import AvailableEndpoints
+from rasa.core.agent import Agent
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from stores.event_cache import EventCache
 from stores.sql_tracker_store import ResilientSQLTrackerStore
-from tools.load.servers import MODEL, load_env, project_endpoints
 from tools.load.traffic import load_stories
-from tools.processes import Server, action_server_command, free_port, serving
-from tools.run import action_server_health, action_server_url
+from tools.turn_budget import agent_in_process
 
-ROOT = Path(__file__).resolve().parents[2]
 TURNS = 45
 
 
@@ -48,18 +44,9 @@ async def converse(agent: Agent, sender: str, texts: List[str]) -> None:
 
 async def test_a_long_conversation_reads_and_answers_the_same_with_the_cache(
         tmp_path: Path) -> None:
-    port = free_port()
-    url = action_server_url({}, port)
-    actions = Server("actions", action_server_command(port), action_server_health({}, port),
-                     load_env(), tmp_path)
     texts = [text for story in load_stories() for text in story]
     texts = (texts * (TURNS // len(texts) + 1))[:TURNS]
-    with serving(actions):
-        endpoints = tmp_path / "endpoints.yml"
-        endpoints.write_text(project_endpoints(ROOT / "endpoints.yml", url,
-                                               tmp_path / "tracker.db", None))
-        agent = await load_agent(model_path=str(MODEL),
-                                 endpoints=AvailableEndpoints.read_endpoints(str(endpoints)))
+    async with agent_in_process(tmp_path) as (agent, _, _):
         store = getattr(agent.tracker_store, "_tracker_store", agent.tracker_store)
         assert isinstance(store, ResilientSQLTrackerStore)
         cache = store.event_cache
